@@ -1,0 +1,250 @@
+package threading
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Lockable is a lock a Condition can be built on: *Lock or *RLock.
+type Lockable interface {
+	sync.Locker
+	Acquire()
+	TryAcquire() bool
+	AcquireTimeout(d time.Duration) bool
+	AcquireContext(ctx context.Context) error
+	Release() error
+	Locked() bool
+	Owned() bool
+
+	isOwned() bool
+	releaseSave() (int, error)
+	acquireRestore(int)
+	primitive() Primitive
+}
+
+// Condition is Python's threading.Condition: a lock plus a FIFO of waiters.
+// Wait releases the lock (fully, for a recursively held RLock), parks until
+// notified, and takes the lock back at the level it had. The waiter list is
+// guarded by the lock itself, as in CPython.
+type Condition struct {
+	lock    Lockable
+	x       *ext
+	q       waitQueue // guarded by lock
+	waiters atomic.Int32
+	acq     atomic.Uint64 // waits that were notified
+}
+
+// NewCondition returns a Condition over lock; nil makes a new RLock.
+// Options: WithName.
+func NewCondition(lock Lockable, opts ...Option) *Condition {
+	o := buildOptions(opts)
+	if lock == nil {
+		lock = NewRLock()
+	}
+	c := &Condition{lock: lock, x: newExt(KindCondition, o.name)}
+	if o.name != "" {
+		c.registerSelf(c.x)
+	}
+	return c
+}
+
+func (c *Condition) registerSelf(e *ext) {
+	register(e, c, func(c *Condition) Primitive { return c })
+}
+
+// Locker returns the underlying lock.
+func (c *Condition) Locker() Lockable { return c.lock }
+
+// Acquire acquires the underlying lock.
+func (c *Condition) Acquire() { c.lock.Acquire() }
+
+// TryAcquire tries the underlying lock without blocking.
+func (c *Condition) TryAcquire() bool { return c.lock.TryAcquire() }
+
+// AcquireTimeout acquires the underlying lock, waiting at most d.
+func (c *Condition) AcquireTimeout(d time.Duration) bool { return c.lock.AcquireTimeout(d) }
+
+// AcquireContext acquires the underlying lock, or returns ctx.Err().
+func (c *Condition) AcquireContext(ctx context.Context) error { return c.lock.AcquireContext(ctx) }
+
+// Release releases the underlying lock.
+func (c *Condition) Release() error { return c.lock.Release() }
+
+// Lock acquires the underlying lock (sync.Locker).
+func (c *Condition) Lock() { c.lock.Lock() }
+
+// Unlock releases the underlying lock (sync.Locker).
+func (c *Condition) Unlock() { c.lock.Unlock() }
+
+// TryLock is TryAcquire.
+func (c *Condition) TryLock() bool { return c.lock.TryAcquire() }
+
+// Locked reports whether the underlying lock is held.
+func (c *Condition) Locked() bool { return c.lock.Locked() }
+
+// Owned reports whether the caller holds the underlying lock.
+func (c *Condition) Owned() bool { return c.lock.isOwned() }
+
+// RecursionCount is the caller's recursion level on an RLock (1 or 0 for a
+// Lock).
+func (c *Condition) RecursionCount() int {
+	switch l := c.lock.(type) {
+	case *RLock:
+		return l.RecursionCount()
+	default:
+		if l.isOwned() {
+			return 1
+		}
+		return 0
+	}
+}
+
+// Wait releases the lock, waits for a notify, and takes the lock back.
+// ErrNotOwner when the caller does not hold the lock.
+func (c *Condition) Wait() error {
+	_, err := c.wait(forever)
+	return err
+}
+
+// WaitTimeout is Wait for at most d (d < 0: no limit); notified is false when
+// the timeout passed first (Python's wait(timeout) return value).
+func (c *Condition) WaitTimeout(d time.Duration) (notified bool, err error) {
+	return c.wait(within(d))
+}
+
+// WaitContext is Wait until ctx is done; it returns ctx.Err() then, with the
+// lock held again.
+func (c *Condition) WaitContext(ctx context.Context) error {
+	_, err := c.wait(withCtx(ctx))
+	return err
+}
+
+func (c *Condition) wait(d deadline) (bool, error) {
+	if !c.lock.isOwned() {
+		return false, misuse(c, "wait", ErrNotOwner)
+	}
+	g := curGoid()
+	w := getWaiter(g)
+	c.q.pushBack(w)
+	c.waiters.Add(1)
+	saved, err := c.lock.releaseSave()
+	if err != nil { // cannot happen: we checked ownership
+		c.q.remove(w)
+		c.waiters.Add(-1)
+		putWaiter(w)
+		return false, misuse(c, "wait", err)
+	}
+	rec := beginWait(c, c.x, WaitNotify, g, 0, d)
+	r, out := park(w, d)
+	c.lock.acquireRestore(saved)
+	if r == 0 && !w.queued {
+		// Notified just as the deadline passed: the notify counts, or it
+		// would be lost for everybody.
+		r, out = wakeGranted, OutcomeAcquired
+	}
+	c.q.remove(w)
+	c.waiters.Add(-1)
+	putWaiter(w)
+	rec.end(out)
+	if r != 0 {
+		c.acq.Add(1)
+		return true, nil
+	}
+	if out == OutcomeCancelled {
+		return false, d.ctx.Err()
+	}
+	return false, nil
+}
+
+// WaitFor is Python's wait_for: it waits until pred() is true, for at most
+// timeout in total across wake-ups (timeout < 0: no limit), and returns the
+// last value of pred.
+func (c *Condition) WaitFor(pred func() bool, timeout time.Duration) (bool, error) {
+	result := pred()
+	if result {
+		return true, nil
+	}
+	var end time.Time
+	if timeout >= 0 {
+		end = time.Now().Add(timeout)
+	}
+	for !result {
+		wait := time.Duration(-1)
+		if timeout >= 0 {
+			wait = time.Until(end)
+			if wait <= 0 {
+				break
+			}
+		}
+		if _, err := c.WaitTimeout(wait); err != nil {
+			return result, err
+		}
+		result = pred()
+	}
+	return result, nil
+}
+
+// Notify wakes at most n waiters, oldest first. ErrNotOwner when the caller
+// does not hold the lock, ErrValue for n < 0.
+func (c *Condition) Notify(n int) error {
+	if !c.lock.isOwned() {
+		return misuse(c, "notify", ErrNotOwner)
+	}
+	if n < 0 {
+		return misuse(c, "notify", valuef("notify(n) needs n >= 0, got %d", n))
+	}
+	for ; n > 0; n-- {
+		w := c.q.popFront()
+		if w == nil {
+			break
+		}
+		w.ch <- wakeGranted
+	}
+	return nil
+}
+
+// NotifyAll wakes every waiter (Python's notify_all()).
+func (c *Condition) NotifyAll() error {
+	if !c.lock.isOwned() {
+		return misuse(c, "notify_all", ErrNotOwner)
+	}
+	for w := c.q.popFront(); w != nil; w = c.q.popFront() {
+		w.ch <- wakeGranted
+	}
+	return nil
+}
+
+// ID implements Primitive.
+func (c *Condition) ID() uint64 { return c.x.id.Load() }
+
+// Kind implements Primitive: KindCondition.
+func (c *Condition) Kind() Kind { return KindCondition }
+
+// Name is the name given with WithName, or "".
+func (c *Condition) Name() string { return c.x.name }
+
+// Class is where the condition was created.
+func (c *Condition) Class() string { return c.x.classOf() }
+
+// Stats: Acquisitions counts notified waits.
+func (c *Condition) Stats() Stats {
+	s := Stats{Acquisitions: c.acq.Load()}
+	c.x.slowStats(&s)
+	return s
+}
+
+// Holders are the underlying lock's.
+func (c *Condition) Holders() []uint64 { return c.lock.primitive().Holders() }
+
+// String is Python's repr: <Condition(<locked RLock ...>, 2)>, the second
+// field the number of waiters.
+func (c *Condition) String() string {
+	name := ""
+	if c.x.name != "" {
+		name = fmt.Sprintf(" %q", c.x.name)
+	}
+	return fmt.Sprintf("<Condition%s(%s, %d)>", name, c.lock, c.waiters.Load())
+}

@@ -1,0 +1,147 @@
+package threading
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Event is Python's threading.Event: a flag that threads wait on. The zero
+// value is an unset event.
+//
+// Each unset period has its own channel, closed by Set. A waiter keeps the
+// channel it saw, so a waiter blocked before Set returns true even when Clear
+// follows at once (CPython's gh-57711).
+type Event struct {
+	mu   sync.Mutex
+	flag atomic.Bool
+	ch   chan struct{} // the current unset period's channel, made by the first waiter
+	acq  atomic.Uint64
+	x    atomic.Pointer[ext]
+}
+
+// NewEvent returns an unset Event. Options: WithName.
+func NewEvent(opts ...Option) *Event {
+	o := buildOptions(opts)
+	ev := &Event{}
+	e := newExt(KindEvent, o.name)
+	ev.x.Store(e)
+	if o.name != "" {
+		ev.registerSelf(e)
+	}
+	return ev
+}
+
+func (ev *Event) registerSelf(e *ext) {
+	register(e, ev, func(ev *Event) Primitive { return ev })
+}
+
+// IsSet reports the flag (Python's is_set()).
+func (ev *Event) IsSet() bool { return ev.flag.Load() }
+
+// Set sets the flag and wakes every waiter.
+func (ev *Event) Set() {
+	ev.mu.Lock()
+	if !ev.flag.Load() {
+		ev.flag.Store(true)
+		if ev.ch != nil {
+			close(ev.ch)
+			ev.ch = nil
+		}
+	}
+	ev.mu.Unlock()
+}
+
+// Clear resets the flag.
+func (ev *Event) Clear() {
+	ev.mu.Lock()
+	ev.flag.Store(false)
+	ev.mu.Unlock()
+}
+
+// Wait blocks until the flag is set.
+func (ev *Event) Wait() { ev.wait(forever) }
+
+// WaitTimeout waits at most d (d < 0: no limit) and returns the flag, or true
+// when the event was set while it waited.
+func (ev *Event) WaitTimeout(d time.Duration) bool {
+	ok, _ := ev.wait(within(d))
+	return ok
+}
+
+// WaitContext waits until the flag is set or ctx is done (ctx.Err()).
+func (ev *Event) WaitContext(ctx context.Context) error {
+	_, err := ev.wait(withCtx(ctx))
+	return err
+}
+
+func (ev *Event) wait(d deadline) (bool, error) {
+	if ev.flag.Load() {
+		ev.acq.Add(1)
+		return true, nil
+	}
+	if d.tryOnly() {
+		return false, nil
+	}
+	ev.mu.Lock()
+	if ev.flag.Load() {
+		ev.mu.Unlock()
+		ev.acq.Add(1)
+		return true, nil
+	}
+	if ev.ch == nil {
+		ev.ch = make(chan struct{})
+	}
+	ch := ev.ch
+	ev.mu.Unlock()
+	e := getExt(&ev.x, KindEvent)
+	if e.id.Load() == 0 {
+		ev.registerSelf(e)
+	}
+	rec := beginWait(ev, e, WaitSet, curGoid(), 0, d)
+	out := waitChan(ch, d)
+	rec.end(out)
+	switch out {
+	case OutcomeAcquired:
+		ev.acq.Add(1)
+		return true, nil
+	case OutcomeCancelled:
+		return false, d.ctx.Err()
+	}
+	return false, nil
+}
+
+// ID implements Primitive.
+func (ev *Event) ID() uint64 { return extID(&ev.x) }
+
+// Kind implements Primitive: KindEvent.
+func (ev *Event) Kind() Kind { return KindEvent }
+
+// Name is the name given with WithName, or "".
+func (ev *Event) Name() string { return extName(&ev.x) }
+
+// Class is where the event was created.
+func (ev *Event) Class() string { return extClass(&ev.x, KindEvent) }
+
+// Stats: Acquisitions counts waits that saw the event set.
+func (ev *Event) Stats() Stats {
+	s := Stats{Acquisitions: ev.acq.Load()}
+	if e := ev.x.Load(); e != nil {
+		e.slowStats(&s)
+	}
+	return s
+}
+
+// Holders implements Primitive: an event has no holder.
+func (ev *Event) Holders() []uint64 { return nil }
+
+// String is Python's repr: <Event "ready": set>.
+func (ev *Event) String() string {
+	state := "unset"
+	if ev.flag.Load() {
+		state = "set"
+	}
+	return fmt.Sprintf("<%s: %s>", describe(KindEvent, &ev.x), state)
+}

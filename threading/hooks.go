@@ -1,0 +1,387 @@
+package threading
+
+import (
+	"context"
+	"math/rand/v2"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// WaitKind says what a waiting thread waits for.
+type WaitKind uint8
+
+// The kinds of wait.
+const (
+	WaitAcquire   WaitKind = iota + 1 // a Lock, RLock, Semaphore, or an RWLock's write side
+	WaitRead                          // an RWLock's read side
+	WaitNotify                        // a Condition's notify
+	WaitReacquire                     // a Condition's lock, after a notify or a timeout
+	WaitSet                           // an Event to be set
+	WaitBarrier                       // a Barrier to fill
+	WaitJoin                          // a Thread to end
+)
+
+var waitKindNames = [...]string{"", "acquire", "read", "notify", "reacquire", "event", "barrier", "join"}
+
+func (k WaitKind) String() string {
+	if int(k) < len(waitKindNames) && k != 0 {
+		return waitKindNames[k]
+	}
+	return "unknown"
+}
+
+// WaitInfo describes a wait in progress: what a thread waits on, since when,
+// and where (the stack is captured on the slow path only).
+type WaitInfo struct {
+	Primitive Primitive
+	Kind      WaitKind
+	Since     time.Time
+	// Holder is the goroutine ident that held the primitive when the wait
+	// began (0 when it has no single holder).
+	Holder uint64
+	pcs    []uintptr
+}
+
+// Stack returns the frames where the thread blocked.
+func (w *WaitInfo) Stack() *runtime.Frames { return runtime.CallersFrames(w.pcs) }
+
+// StackPCs returns the program counters where the thread blocked.
+func (w *WaitInfo) StackPCs() []uintptr { return w.pcs }
+
+// WaitEvent is delivered to observers once a slow-path wait has ended.
+type WaitEvent struct {
+	Primitive Primitive
+	Kind      WaitKind
+	Waiter    *Thread
+	// Holder is the thread that held the primitive when the wait began, or
+	// nil (no single holder, or a goroutine never seen by this package).
+	Holder      *Thread
+	HolderIdent uint64
+	Start       time.Time
+	Duration    time.Duration
+	Outcome     Outcome
+	// Ctx is the caller's context (AcquireContext, WaitContext, JoinContext),
+	// else the waiting Thread's context; never nil.
+	Ctx context.Context
+}
+
+// HoldEvent is a sampled hold: how long a lock was held (see SetHoldSampling).
+type HoldEvent struct {
+	Primitive Primitive
+	Thread    uint64 // ident of the goroutine that acquired it
+	Duration  time.Duration
+}
+
+// ThreadEventKind says what happened to a thread.
+type ThreadEventKind uint8
+
+// The thread lifecycle events.
+const (
+	ThreadStarted ThreadEventKind = iota + 1
+	ThreadEnded
+)
+
+func (k ThreadEventKind) String() string {
+	switch k {
+	case ThreadStarted:
+		return "started"
+	case ThreadEnded:
+		return "ended"
+	}
+	return "unknown"
+}
+
+// ThreadEvent is a thread's start or end. Err and Panicked say how it ended.
+type ThreadEvent struct {
+	Thread   *Thread
+	Kind     ThreadEventKind
+	Err      error
+	Panicked bool
+}
+
+// MisuseEvent is an error returned for misuse (releasing what you don't hold,
+// joining yourself, ...), reported before the call returns it.
+type MisuseEvent struct {
+	Primitive Primitive // nil for misuse of a Thread
+	Thread    *Thread   // the caller
+	Op        string
+	Err       error
+}
+
+// ReportKind classifies a Report.
+type ReportKind uint8
+
+// The kinds of report.
+const (
+	ReportDeadlock     ReportKind = iota + 1 // a cycle in the wait-for graph
+	ReportLockOrder                          // a cycle in the lock-order graph
+	ReportSelfDeadlock                       // a thread re-acquiring a Lock it holds
+	ReportHeldAtExit                         // a thread that ended holding a lock
+	ReportLongWait                           // a wait past the long-wait threshold
+)
+
+var reportKindNames = [...]string{"", "deadlock", "lock_order", "self_deadlock", "held_at_exit", "long_wait"}
+
+func (k ReportKind) String() string {
+	if int(k) < len(reportKindNames) && k != 0 {
+		return reportKindNames[k]
+	}
+	return "unknown"
+}
+
+// Report is a finding about the program's locking: a deadlock, a lock-order
+// inversion, or a smell. Package threading makes the smells it can see on its
+// own; package contention makes the rest and publishes them with Publish.
+type Report struct {
+	Kind       ReportKind
+	Time       time.Time
+	Threads    []*Thread
+	Primitives []Primitive
+	// Summary is one line; Detail the full text, like a JVM thread dump.
+	Summary string
+	Detail  string
+}
+
+// Observer receives what the package sees. Methods are called synchronously,
+// on the goroutine concerned, only off the fast path; they must not block and
+// must not call back into blocking operations of this package. A panic in an
+// observer is recovered and logged: observing never breaks the observed code.
+// Embed NopObserver to implement only some methods.
+type Observer interface {
+	ObserveWait(*WaitEvent)
+	ObserveHold(*HoldEvent)
+	ObserveThread(*ThreadEvent)
+	ObserveMisuse(*MisuseEvent)
+	ObserveReport(*Report)
+}
+
+// NopObserver implements Observer with methods that do nothing.
+type NopObserver struct{}
+
+func (NopObserver) ObserveWait(*WaitEvent)     {}
+func (NopObserver) ObserveHold(*HoldEvent)     {}
+func (NopObserver) ObserveThread(*ThreadEvent) {}
+func (NopObserver) ObserveMisuse(*MisuseEvent) {}
+func (NopObserver) ObserveReport(*Report)      {}
+
+type observerSet struct{ list []*observerSlot }
+type observerSlot struct{ o Observer }
+
+var (
+	observersMu sync.Mutex
+	observers   atomic.Pointer[observerSet]
+)
+
+// AddObserver attaches o; the returned function detaches it.
+func AddObserver(o Observer) (remove func()) {
+	slot := &observerSlot{o: o}
+	observersMu.Lock()
+	defer observersMu.Unlock()
+	var list []*observerSlot
+	if s := observers.Load(); s != nil {
+		list = append(list, s.list...)
+	}
+	observers.Store(&observerSet{list: append(list, slot)})
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			observersMu.Lock()
+			defer observersMu.Unlock()
+			s := observers.Load()
+			var next []*observerSlot
+			for _, x := range s.list {
+				if x != slot {
+					next = append(next, x)
+				}
+			}
+			if len(next) == 0 {
+				observers.Store(nil)
+			} else {
+				observers.Store(&observerSet{list: next})
+			}
+		})
+	}
+}
+
+func hasObservers() bool { return observers.Load() != nil }
+
+func notify(fn func(Observer)) {
+	s := observers.Load()
+	if s == nil {
+		return
+	}
+	for _, slot := range s.list {
+		callObserver(slot.o, fn)
+	}
+}
+
+func callObserver(o Observer, fn func(Observer)) {
+	defer func() {
+		if r := recover(); r != nil {
+			Logger().Error("threading: observer panicked", zap.Any("panic", r), zap.Stack("stack"))
+		}
+	}()
+	fn(o)
+}
+
+// Publish delivers a report to every observer. Package contention uses it for
+// deadlocks and lock-order reports; reports also go to the logger.
+func Publish(r *Report) {
+	if r.Time.IsZero() {
+		r.Time = time.Now()
+	}
+	fields := []zap.Field{zap.String("kind", r.Kind.String())}
+	for _, t := range r.Threads {
+		fields = append(fields, zap.String("thread", t.Name()))
+	}
+	for _, p := range r.Primitives {
+		fields = append(fields, zap.String("primitive", p.String()))
+	}
+	if r.Detail != "" {
+		fields = append(fields, zap.String("detail", r.Detail))
+	}
+	Logger().Error(r.Summary, fields...)
+	notify(func(o Observer) { o.ObserveReport(r) })
+}
+
+func misuse(p Primitive, op string, err error) error {
+	if hasObservers() {
+		ev := &MisuseEvent{Primitive: p, Thread: CurrentThread(), Op: op, Err: err}
+		notify(func(o Observer) { o.ObserveMisuse(ev) })
+	}
+	return err
+}
+
+// Hold-time sampling. holdEvery is 0 when off, else 1 in holdEvery
+// acquisitions of a Lock, RLock or RWLock (writer) is timed.
+var holdEvery atomic.Uint32
+
+// SetHoldSampling times one in every n acquisitions of Locks, RLocks and
+// RWLocks (write side) and reports how long each was held as a HoldEvent;
+// n <= 0 turns it off. Timing costs two clock reads per sampled hold.
+func SetHoldSampling(n int) {
+	if n <= 0 {
+		holdEvery.Store(0)
+		return
+	}
+	if n > 1<<31 {
+		n = 1 << 31
+	}
+	holdEvery.Store(uint32(n))
+}
+
+func sampleHold() bool {
+	n := holdEvery.Load()
+	return n != 0 && (n == 1 || rand.Uint32N(n) == 0)
+}
+
+func startHold(e *ext) { e.holdStart.Store(nanotime()) }
+
+func endHold(p Primitive, e *ext, g uint64) {
+	if e == nil {
+		return
+	}
+	start := e.holdStart.Swap(0)
+	if start == 0 || !hasObservers() {
+		return
+	}
+	ev := &HoldEvent{Primitive: p, Thread: g, Duration: time.Duration(nanotime() - start)}
+	notify(func(o Observer) { o.ObserveHold(ev) })
+}
+
+var clockBase = time.Now()
+
+// nanotime is a monotonic clock reading in nanoseconds, never 0.
+func nanotime() int64 { return int64(time.Since(clockBase)) + 1 }
+
+// waitRecord is the bookkeeping of one slow-path wait: set in the waiting
+// thread's record (what the live graph and deadlock detector read) and turned
+// into a WaitEvent at the end.
+type waitRecord struct {
+	info   WaitInfo
+	thread *Thread
+	e      *ext
+	ctx    context.Context
+	start  time.Time
+	pcbuf  [32]uintptr
+	// w is the parked waiter for queue-based waits, so the deadlock breaker
+	// can take it out of its queue; nil otherwise.
+	w *waiter
+}
+
+// beginWait records that the calling goroutine g is about to park on p.
+func beginWait(p Primitive, e *ext, kind WaitKind, g, holder uint64, d deadline) *waitRecord {
+	t := threadForGoid(g)
+	r := &waitRecord{thread: t, e: e, ctx: d.ctx}
+	n := runtime.Callers(3, r.pcbuf[:])
+	r.info = WaitInfo{Primitive: p, Kind: kind, Holder: holder, pcs: r.pcbuf[:n]}
+	r.start = time.Now()
+	r.info.Since = r.start
+	if e != nil {
+		e.contentions.Add(1)
+		e.waiters.Add(1)
+	}
+	t.waiting.Store(r)
+	return r
+}
+
+// endWait closes the record with the outcome and delivers the WaitEvent.
+func (r *waitRecord) end(out Outcome) {
+	d := time.Since(r.start)
+	r.thread.waiting.CompareAndSwap(r, nil)
+	if e := r.e; e != nil {
+		e.waiters.Add(-1)
+		e.waitNanos.Add(int64(d))
+		switch out {
+		case OutcomeTimeout:
+			e.timeouts.Add(1)
+		case OutcomeCancelled, OutcomeDeadlock:
+			e.cancels.Add(1)
+		}
+	}
+	if !hasObservers() {
+		return
+	}
+	ctx := r.ctx
+	if ctx == nil {
+		ctx = r.thread.Context()
+	}
+	ev := &WaitEvent{
+		Primitive: r.info.Primitive, Kind: r.info.Kind, Waiter: r.thread,
+		HolderIdent: r.info.Holder, Start: r.start, Duration: d, Outcome: out, Ctx: ctx,
+	}
+	if r.info.Holder != 0 {
+		ev.Holder = lookupThread(r.info.Holder)
+	}
+	notify(func(o Observer) { o.ObserveWait(ev) })
+}
+
+// loggerPtr is the logger of the default except hook, misuse and reports.
+var loggerPtr atomic.Pointer[zap.Logger]
+
+func init() {
+	l, err := zap.NewProduction()
+	if err != nil {
+		l = zap.NewNop()
+	}
+	loggerPtr.Store(l)
+}
+
+// SetLogger sets the logger used by the default except hook and for reports;
+// nil restores the default (zap's production logger, to standard error).
+func SetLogger(l *zap.Logger) {
+	if l == nil {
+		var err error
+		if l, err = zap.NewProduction(); err != nil {
+			l = zap.NewNop()
+		}
+	}
+	loggerPtr.Store(l)
+}
+
+// Logger returns the logger set with SetLogger.
+func Logger() *zap.Logger { return loggerPtr.Load() }

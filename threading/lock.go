@@ -1,0 +1,188 @@
+package threading
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Lock is Python's threading.Lock: a non-reentrant lock that any thread may
+// release. The zero value is an unlocked lock, and Lock/Unlock make it a
+// sync.Locker, so it replaces a sync.Mutex by changing the type alone.
+//
+// The uncontended path is one CAS (which also records the holder) and one
+// counter increment; the slow path records the wait for the live graph and
+// delivers one WaitEvent to the observers.
+type Lock struct {
+	m mutexCore
+}
+
+// NewLock returns an unlocked Lock. Options: WithName.
+func NewLock(opts ...Option) *Lock {
+	o := buildOptions(opts)
+	l := &Lock{}
+	e := newExt(KindLock, o.name)
+	l.m.x.Store(e)
+	if o.name != "" {
+		l.registerSelf(e)
+	}
+	return l
+}
+
+func (l *Lock) registerSelf(e *ext) {
+	register(e, l, func(l *Lock) Primitive { return l })
+}
+
+// Acquire blocks until the lock is taken (Python's acquire()).
+func (l *Lock) Acquire() {
+	g := curGoid()
+	if l.m.state.CompareAndSwap(0, g<<ownerShift|mLocked) {
+		l.m.acq.Add(1)
+		if holdEvery.Load() != 0 {
+			l.sampled()
+		}
+		return
+	}
+	l.m.lockSlow(l, KindLock, WaitAcquire, g, forever)
+	if holdEvery.Load() != 0 {
+		l.sampled()
+	}
+}
+
+func (l *Lock) sampled() {
+	if sampleHold() {
+		startHold(getExt(&l.m.x, KindLock))
+	}
+}
+
+// Lock is Acquire, for sync.Locker.
+func (l *Lock) Lock() { l.Acquire() }
+
+// TryAcquire takes the lock if it is free (Python's acquire(False)).
+func (l *Lock) TryAcquire() bool {
+	if l.m.tryLock(curGoid()) {
+		if holdEvery.Load() != 0 {
+			l.sampled()
+		}
+		return true
+	}
+	return false
+}
+
+// TryLock is TryAcquire, as sync.Mutex has it.
+func (l *Lock) TryLock() bool { return l.TryAcquire() }
+
+// AcquireTimeout waits at most d (d < 0: no limit, d == 0: no wait) and
+// reports whether the lock was taken (Python's acquire(timeout=d)).
+func (l *Lock) AcquireTimeout(d time.Duration) bool {
+	ok, _ := l.acquire(within(d), WaitAcquire)
+	return ok
+}
+
+// AcquireContext waits until the lock is taken or ctx is done (ctx.Err()),
+// or the deadlock detector chose this waiter (ErrDeadlock).
+func (l *Lock) AcquireContext(ctx context.Context) error {
+	_, err := l.acquire(withCtx(ctx), WaitAcquire)
+	return err
+}
+
+func (l *Lock) acquire(d deadline, wk WaitKind) (bool, error) {
+	g := curGoid()
+	if l.m.state.CompareAndSwap(0, g<<ownerShift|mLocked) {
+		l.m.acq.Add(1)
+	} else if ok, err := l.m.lockSlow(l, KindLock, wk, g, d); !ok {
+		return false, err
+	}
+	if holdEvery.Load() != 0 {
+		l.sampled()
+	}
+	return true, nil
+}
+
+// Release unlocks the lock; any thread may release it. ErrReleaseUnlocked
+// when it is not locked, and nothing changes then.
+func (l *Lock) Release() error {
+	if holdEvery.Load() != 0 {
+		if s := l.m.state.Load(); s&mLocked != 0 {
+			endHold(l, l.m.x.Load(), ownerOf(s))
+		}
+	}
+	if !l.m.unlock() {
+		return misuse(l, "release", ErrReleaseUnlocked)
+	}
+	return nil
+}
+
+// Unlock is Release for sync.Locker; it panics with ErrReleaseUnlocked on an
+// unlocked lock, as sync.Mutex fails.
+func (l *Lock) Unlock() {
+	if err := l.Release(); err != nil {
+		panic(err)
+	}
+}
+
+// Locked reports whether the lock is held by anyone (Python's locked()).
+func (l *Lock) Locked() bool { return l.m.state.Load()&mLocked != 0 }
+
+// Owned reports whether the calling thread is the one that acquired it.
+func (l *Lock) Owned() bool {
+	s := l.m.state.Load()
+	return s&mLocked != 0 && ownerOf(s) == curGoid()
+}
+
+// Owner is the ident of the goroutine that acquired the lock, or 0.
+func (l *Lock) Owner() uint64 {
+	if s := l.m.state.Load(); s&mLocked != 0 {
+		return ownerOf(s)
+	}
+	return 0
+}
+
+// ID implements Primitive.
+func (l *Lock) ID() uint64 { return extID(&l.m.x) }
+
+// Kind implements Primitive: KindLock.
+func (l *Lock) Kind() Kind { return KindLock }
+
+// Name is the name given with WithName, or "".
+func (l *Lock) Name() string { return extName(&l.m.x) }
+
+// Class is where the lock was created (a zero value: first waited on or asked).
+func (l *Lock) Class() string { return extClass(&l.m.x, KindLock) }
+
+// Stats returns the lock's counters.
+func (l *Lock) Stats() Stats { return l.m.stats() }
+
+// Holders implements Primitive: the owner, if locked.
+func (l *Lock) Holders() []uint64 { return l.m.holders() }
+
+// String shows the state, as Python's repr: <locked Lock "db" owner=Thread-3>.
+func (l *Lock) String() string {
+	s := l.m.state.Load()
+	if s&mLocked == 0 {
+		return fmt.Sprintf("<unlocked %s>", describe(KindLock, &l.m.x))
+	}
+	return fmt.Sprintf("<locked %s owner=%s>", describe(KindLock, &l.m.x), threadName(ownerOf(s)))
+}
+
+// lockable implementation for Condition.
+func (l *Lock) isOwned() bool { return l.Owned() }
+
+func (l *Lock) releaseSave() (int, error) {
+	if !l.Owned() {
+		return 0, ErrNotOwner
+	}
+	if !l.m.unlock() {
+		return 0, ErrNotOwner
+	}
+	return 1, nil
+}
+
+func (l *Lock) acquireRestore(int) {
+	g := curGoid()
+	if !l.m.tryLock(g) {
+		l.m.lockSlow(l, KindLock, WaitReacquire, g, forever)
+	}
+}
+
+func (l *Lock) primitive() Primitive { return l }

@@ -1,0 +1,302 @@
+package threading
+
+import (
+	"fmt"
+	"runtime"
+	"sync/atomic"
+)
+
+// mutexCore is the machinery shared by Lock and RLock (and the write side of
+// RWLock): a state word, an acquisition counter, and a slow-path extension.
+//
+// The state word packs everything the fast path needs into one CAS:
+//
+//	bit 0      locked
+//	bit 1      waiters: the ext's queue is not empty (set and cleared only
+//	           with ext.mu held, and only while the lock is locked, so a
+//	           release that sees it clear may simply store 0)
+//	bits 2..63 the holder's goroutine id (0 while unlocked)
+//
+// Acquisition is barging, as in sync.Mutex's normal mode: a woken waiter
+// competes with newcomers and, if it loses, goes back to the front of the
+// queue. This keeps throughput close to sync.Mutex; FIFO order holds among
+// parked waiters.
+type mutexCore struct {
+	state atomic.Uint64
+	acq   atomic.Uint64
+	x     atomic.Pointer[ext]
+}
+
+const (
+	mLocked    = 1
+	mWaiters   = 2
+	ownerShift = 2
+	spinTries  = 4
+)
+
+func ownerOf(s uint64) uint64 { return s >> ownerShift }
+
+// registrant is implemented by every primitive type so that the slow path
+// can put it in the registry the first time it is waited on.
+type registrant interface {
+	Primitive
+	registerSelf(e *ext)
+}
+
+// tryLock takes the lock for g if it is free, without blocking.
+func (m *mutexCore) tryLock(g uint64) bool {
+	for {
+		s := m.state.Load()
+		if s&mLocked != 0 {
+			return false
+		}
+		if m.state.CompareAndSwap(s, s|g<<ownerShift|mLocked) {
+			m.acq.Add(1)
+			return true
+		}
+	}
+}
+
+// lockSlow spins briefly, then parks until the lock is taken or d passes.
+func (m *mutexCore) lockSlow(p registrant, kind Kind, wk WaitKind, g uint64, d deadline) (bool, error) {
+	if m.tryLock(g) {
+		return true, nil
+	}
+	if d.tryOnly() {
+		return false, nil
+	}
+	for i := 0; i < spinTries; i++ {
+		for j := 0; j < 16<<i && m.state.Load()&mLocked != 0; j++ {
+		}
+		if m.tryLock(g) {
+			return true, nil
+		}
+		if i >= 2 {
+			runtime.Gosched()
+		}
+	}
+	if d.ctx != nil && d.ctx.Err() != nil {
+		return false, d.ctx.Err()
+	}
+	e := getExt(&m.x, kind)
+	if e.id.Load() == 0 {
+		p.registerSelf(e)
+	}
+	w := getWaiter(g)
+	defer putWaiter(w)
+	e.mu.Lock()
+	holder, got := m.enqueueLocked(e, w, g, false)
+	e.mu.Unlock()
+	if got {
+		return true, nil
+	}
+	if holder == g && kind == KindLock {
+		selfDeadlock(p, g)
+	}
+	rec := beginWait(p, e, wk, g, holder, d)
+	rec.w = w
+	for {
+		r, out := park(w, d)
+		if r == 0 { // the deadline won; settle under the queue lock
+			e.mu.Lock()
+			if w.queued {
+				e.q.remove(w)
+				m.clearWaitersIfEmpty(e)
+				e.mu.Unlock()
+				rec.end(out)
+				if out == OutcomeCancelled {
+					return false, d.ctx.Err()
+				}
+				return false, nil
+			}
+			e.mu.Unlock()
+			// Dequeued by a release (or the breaker) just as the deadline
+			// passed: its wake is in the channel.
+			r = <-w.ch
+			if r == wakeGranted && m.tryLock(g) {
+				rec.end(OutcomeAcquired)
+				return true, nil
+			}
+			if r == wakeDeadlock {
+				rec.end(OutcomeDeadlock)
+				return false, ErrDeadlock
+			}
+			rec.end(out)
+			if out == OutcomeCancelled {
+				return false, d.ctx.Err()
+			}
+			return false, nil
+		}
+		if r == wakeDeadlock {
+			rec.end(OutcomeDeadlock)
+			return false, ErrDeadlock
+		}
+		e.mu.Lock()
+		_, got := m.enqueueLocked(e, w, g, true)
+		e.mu.Unlock()
+		if got {
+			rec.end(OutcomeAcquired)
+			return true, nil
+		}
+	}
+}
+
+// enqueueLocked takes the lock if it is free, else queues w (at the front for
+// a waiter that was woken and lost the race). Called with e.mu held.
+func (m *mutexCore) enqueueLocked(e *ext, w *waiter, g uint64, front bool) (holder uint64, got bool) {
+	for {
+		s := m.state.Load()
+		if s&mLocked == 0 {
+			if m.state.CompareAndSwap(s, s|g<<ownerShift|mLocked) {
+				m.acq.Add(1)
+				return 0, true
+			}
+			continue
+		}
+		if s&mWaiters != 0 || m.state.CompareAndSwap(s, s|mWaiters) {
+			if front {
+				e.q.pushFront(w)
+			} else {
+				e.q.pushBack(w)
+			}
+			return ownerOf(s), false
+		}
+	}
+}
+
+func (m *mutexCore) clearWaitersIfEmpty(e *ext) {
+	if e.q.n != 0 {
+		return
+	}
+	for {
+		s := m.state.Load()
+		if s&mWaiters == 0 || m.state.CompareAndSwap(s, s&^mWaiters) {
+			return
+		}
+	}
+}
+
+// unlock releases the lock whoever holds it; false if it was not locked.
+func (m *mutexCore) unlock() bool {
+	s := m.state.Load()
+	if s&(mLocked|mWaiters) == mLocked && m.state.CompareAndSwap(s, 0) {
+		return true
+	}
+	return m.unlockSlow()
+}
+
+func (m *mutexCore) unlockSlow() bool {
+	for {
+		s := m.state.Load()
+		if s&mLocked == 0 {
+			return false
+		}
+		if s&mWaiters == 0 {
+			if m.state.CompareAndSwap(s, 0) {
+				return true
+			}
+			continue
+		}
+		e := m.x.Load()
+		e.mu.Lock()
+		s = m.state.Load()
+		if s&mLocked == 0 {
+			e.mu.Unlock()
+			return false
+		}
+		w := e.q.popFront()
+		var ns uint64
+		if e.q.n > 0 {
+			ns = mWaiters
+		}
+		if !m.state.CompareAndSwap(s, ns) {
+			if w != nil {
+				e.q.pushFront(w)
+			}
+			e.mu.Unlock()
+			continue
+		}
+		e.mu.Unlock()
+		if w != nil {
+			w.ch <- wakeGranted
+		}
+		return true
+	}
+}
+
+// breakWaiter takes w out of e's queue and wakes it with ErrDeadlock; false
+// if it was no longer queued.
+func breakWaiter(e *ext, w *waiter, clear func()) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !w.queued {
+		return false
+	}
+	e.q.remove(w)
+	if clear != nil {
+		clear()
+	}
+	w.ch <- wakeDeadlock
+	return true
+}
+
+func (m *mutexCore) holders() []uint64 {
+	if s := m.state.Load(); s&mLocked != 0 {
+		return []uint64{ownerOf(s)}
+	}
+	return nil
+}
+
+func (m *mutexCore) stats() Stats {
+	s := Stats{Acquisitions: m.acq.Load()}
+	if e := m.x.Load(); e != nil {
+		e.slowStats(&s)
+	}
+	return s
+}
+
+func extName(x *atomic.Pointer[ext]) string {
+	if e := x.Load(); e != nil {
+		return e.name
+	}
+	return ""
+}
+
+func extClass(x *atomic.Pointer[ext], kind Kind) string {
+	return getExt(x, kind).classOf()
+}
+
+func extID(x *atomic.Pointer[ext]) uint64 {
+	if e := x.Load(); e != nil {
+		return e.id.Load()
+	}
+	return 0
+}
+
+// threadName names a goroutine for String and reports.
+func threadName(g uint64) string {
+	if t := lookupThread(g); t != nil {
+		return t.Name()
+	}
+	return fmt.Sprintf("goroutine %d", g)
+}
+
+// describe is the shared middle of the String methods: kind, then the name
+// in quotes, if any.
+func describe(kind Kind, x *atomic.Pointer[ext]) string {
+	if n := extName(x); n != "" {
+		return fmt.Sprintf("%s %q", kind, n)
+	}
+	return kind.String()
+}
+
+func selfDeadlock(p Primitive, g uint64) {
+	t := threadForGoid(g)
+	Publish(&Report{
+		Kind:       ReportSelfDeadlock,
+		Threads:    []*Thread{t},
+		Primitives: []Primitive{p},
+		Summary:    fmt.Sprintf("threading: %s re-acquires %s, which it already holds; a Lock is not reentrant, so this waits for another thread to release it", t.Name(), p),
+		Detail:     string(debugStack()),
+	})
+}

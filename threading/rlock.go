@@ -1,0 +1,184 @@
+package threading
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"time"
+)
+
+// RLock is Python's threading.RLock: a reentrant lock. The thread that holds
+// it may acquire it again; it is free once released as many times. Only the
+// owner may release it. The zero value is an unlocked RLock.
+type RLock struct {
+	m     mutexCore
+	count atomic.Int64 // recursion level; written by the owner only
+}
+
+// NewRLock returns an unlocked RLock. Options: WithName.
+func NewRLock(opts ...Option) *RLock {
+	o := buildOptions(opts)
+	l := &RLock{}
+	e := newExt(KindRLock, o.name)
+	l.m.x.Store(e)
+	if o.name != "" {
+		l.registerSelf(e)
+	}
+	return l
+}
+
+func (l *RLock) registerSelf(e *ext) {
+	register(e, l, func(l *RLock) Primitive { return l })
+}
+
+// Acquire blocks until the calling thread holds the lock, and raises the
+// recursion level by one.
+func (l *RLock) Acquire() {
+	g := curGoid()
+	if l.m.state.CompareAndSwap(0, g<<ownerShift|mLocked) {
+		l.m.acq.Add(1)
+		l.count.Store(1)
+		return
+	}
+	l.acquireSlow(g, forever, WaitAcquire)
+}
+
+func (l *RLock) acquireSlow(g uint64, d deadline, wk WaitKind) (bool, error) {
+	if s := l.m.state.Load(); s&mLocked != 0 && ownerOf(s) == g {
+		l.count.Add(1)
+		return true, nil
+	}
+	ok, err := l.m.lockSlow(l, KindRLock, wk, g, d)
+	if ok {
+		l.count.Store(1)
+	}
+	return ok, err
+}
+
+// Lock is Acquire, for sync.Locker.
+func (l *RLock) Lock() { l.Acquire() }
+
+// TryAcquire takes the lock if it is free or already the caller's.
+func (l *RLock) TryAcquire() bool {
+	ok, _ := l.acquireSlow(curGoid(), within(0), WaitAcquire)
+	return ok
+}
+
+// TryLock is TryAcquire.
+func (l *RLock) TryLock() bool { return l.TryAcquire() }
+
+// AcquireTimeout waits at most d (d < 0: no limit) and reports success.
+func (l *RLock) AcquireTimeout(d time.Duration) bool {
+	ok, _ := l.acquireSlow(curGoid(), within(d), WaitAcquire)
+	return ok
+}
+
+// AcquireContext waits until the lock is held or ctx is done (ctx.Err()), or
+// the deadlock detector chose this waiter (ErrDeadlock).
+func (l *RLock) AcquireContext(ctx context.Context) error {
+	_, err := l.acquireSlow(curGoid(), withCtx(ctx), WaitAcquire)
+	return err
+}
+
+// Release lowers the recursion level, and unlocks at zero. ErrNotOwner when
+// the caller does not hold it; nothing changes then.
+func (l *RLock) Release() error {
+	s := l.m.state.Load()
+	if s&mLocked == 0 || ownerOf(s) != curGoid() {
+		return misuse(l, "release", ErrNotOwner)
+	}
+	if c := l.count.Load(); c > 1 {
+		l.count.Store(c - 1)
+		return nil
+	}
+	l.count.Store(0)
+	if holdEvery.Load() != 0 {
+		endHold(l, l.m.x.Load(), ownerOf(s))
+	}
+	l.m.unlock()
+	return nil
+}
+
+// Unlock is Release; it panics with ErrNotOwner where Release fails.
+func (l *RLock) Unlock() {
+	if err := l.Release(); err != nil {
+		panic(err)
+	}
+}
+
+// Locked reports whether anyone holds the lock.
+func (l *RLock) Locked() bool { return l.m.state.Load()&mLocked != 0 }
+
+// Owned reports whether the caller holds it (Python's _is_owned()).
+func (l *RLock) Owned() bool {
+	s := l.m.state.Load()
+	return s&mLocked != 0 && ownerOf(s) == curGoid()
+}
+
+// RecursionCount is the caller's recursion level: 0 unless it owns the lock
+// (Python's _recursion_count()).
+func (l *RLock) RecursionCount() int {
+	if !l.Owned() {
+		return 0
+	}
+	return int(l.count.Load())
+}
+
+// Owner is the ident of the holding goroutine, or 0.
+func (l *RLock) Owner() uint64 {
+	if s := l.m.state.Load(); s&mLocked != 0 {
+		return ownerOf(s)
+	}
+	return 0
+}
+
+// ID implements Primitive.
+func (l *RLock) ID() uint64 { return extID(&l.m.x) }
+
+// Kind implements Primitive: KindRLock.
+func (l *RLock) Kind() Kind { return KindRLock }
+
+// Name is the name given with WithName, or "".
+func (l *RLock) Name() string { return extName(&l.m.x) }
+
+// Class is where the lock was created.
+func (l *RLock) Class() string { return extClass(&l.m.x, KindRLock) }
+
+// Stats returns the lock's counters.
+func (l *RLock) Stats() Stats { return l.m.stats() }
+
+// Holders implements Primitive.
+func (l *RLock) Holders() []uint64 { return l.m.holders() }
+
+// String shows the state and the owner's recursion level, from any thread:
+// <locked RLock "cache" owner=Thread-2 count=2>.
+func (l *RLock) String() string {
+	s := l.m.state.Load()
+	if s&mLocked == 0 {
+		return fmt.Sprintf("<unlocked %s count=0>", describe(KindRLock, &l.m.x))
+	}
+	return fmt.Sprintf("<locked %s owner=%s count=%d>", describe(KindRLock, &l.m.x), threadName(ownerOf(s)), l.count.Load())
+}
+
+func (l *RLock) isOwned() bool { return l.Owned() }
+
+// releaseSave releases the lock fully and returns the level to restore
+// (Python's _release_save()).
+func (l *RLock) releaseSave() (int, error) {
+	if !l.Owned() {
+		return 0, ErrNotOwner
+	}
+	c := l.count.Swap(0)
+	l.m.unlock()
+	return int(c), nil
+}
+
+func (l *RLock) acquireRestore(c int) {
+	g := curGoid()
+	if !l.m.tryLock(g) {
+		l.m.lockSlow(l, KindRLock, WaitReacquire, g, forever)
+	}
+	l.count.Store(int64(c))
+}
+
+func (l *RLock) primitive() Primitive { return l }

@@ -1,0 +1,246 @@
+package threading
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+)
+
+// RWLock is a reader/writer lock and a drop-in for sync.RWMutex (a Go
+// addition; Python has none), instrumented like the other locks. The zero
+// value is unlocked.
+//
+// It follows sync.RWMutex's algorithm: readerCount counts readers and drops
+// by rwMaxReaders while a writer is pending, so readers that arrive then
+// wait; readerWait counts the readers the pending writer still waits for.
+// Writers exclude each other with an instrumented mutexCore.
+type RWLock struct {
+	w           mutexCore
+	readerCount atomic.Int32
+	readerWait  atomic.Int32
+	racq        atomic.Uint64
+	writerSem   sema
+	readerSem   sema
+}
+
+const rwMaxReaders = 1 << 30
+
+// errRUnlock and errUnlock are what RUnlock and Unlock panic with on misuse.
+var (
+	errRUnlock = runtimeErr("RUnlock of unlocked RWLock")
+	errUnlock  = runtimeErr("Unlock of unlocked RWLock")
+)
+
+// NewRWLock returns an unlocked RWLock. Options: WithName.
+func NewRWLock(opts ...Option) *RWLock {
+	o := buildOptions(opts)
+	rw := &RWLock{}
+	e := newExt(KindRWLock, o.name)
+	rw.w.x.Store(e)
+	if o.name != "" {
+		rw.registerSelf(e)
+	}
+	return rw
+}
+
+func (rw *RWLock) registerSelf(e *ext) {
+	register(e, rw, func(rw *RWLock) Primitive { return rw })
+}
+
+// RLock locks for reading.
+func (rw *RWLock) RLock() {
+	if rw.readerCount.Add(1) < 0 {
+		rw.rlockSlow()
+	}
+	rw.racq.Add(1)
+}
+
+func (rw *RWLock) rlockSlow() {
+	e := getExt(&rw.w.x, KindRWLock)
+	if e.id.Load() == 0 {
+		rw.registerSelf(e)
+	}
+	g := curGoid()
+	rec := beginWait(rw, e, WaitRead, g, rw.writer(), forever)
+	rw.readerSem.acquire(g)
+	rec.end(OutcomeAcquired)
+}
+
+// TryRLock locks for reading if no writer holds or waits for the lock.
+func (rw *RWLock) TryRLock() bool {
+	for {
+		c := rw.readerCount.Load()
+		if c < 0 {
+			return false
+		}
+		if rw.readerCount.CompareAndSwap(c, c+1) {
+			rw.racq.Add(1)
+			return true
+		}
+	}
+}
+
+// RUnlock undoes one RLock; it panics when there is no reader.
+func (rw *RWLock) RUnlock() {
+	if r := rw.readerCount.Add(-1); r < 0 {
+		rw.runlockSlow(r)
+	}
+}
+
+func (rw *RWLock) runlockSlow(r int32) {
+	if r+1 == 0 || r+1 == -rwMaxReaders {
+		rw.readerCount.Add(1) // change nothing
+		panic(misuse(rw, "runlock", errRUnlock))
+	}
+	if rw.readerWait.Add(-1) == 0 {
+		rw.writerSem.release(1) // the last departing reader lets the writer in
+	}
+}
+
+// Lock locks for writing, waiting for other writers and for readers.
+func (rw *RWLock) Lock() {
+	g := curGoid()
+	if !rw.w.state.CompareAndSwap(0, g<<ownerShift|mLocked) {
+		rw.w.lockSlow(rw, KindRWLock, WaitAcquire, g, forever)
+	} else {
+		rw.w.acq.Add(1)
+	}
+	r := rw.readerCount.Add(-rwMaxReaders) + rwMaxReaders
+	if r != 0 && rw.readerWait.Add(r) != 0 {
+		e := getExt(&rw.w.x, KindRWLock)
+		if e.id.Load() == 0 {
+			rw.registerSelf(e)
+		}
+		rec := beginWait(rw, e, WaitAcquire, g, 0, forever)
+		rw.writerSem.acquire(g)
+		rec.end(OutcomeAcquired)
+	}
+	if holdEvery.Load() != 0 && sampleHold() {
+		startHold(getExt(&rw.w.x, KindRWLock))
+	}
+}
+
+// TryLock locks for writing if the lock is free.
+func (rw *RWLock) TryLock() bool {
+	if !rw.w.tryLock(curGoid()) {
+		return false
+	}
+	if !rw.readerCount.CompareAndSwap(0, -rwMaxReaders) {
+		rw.w.acq.Add(^uint64(0))
+		rw.w.unlock()
+		return false
+	}
+	return true
+}
+
+// Unlock undoes Lock; it panics when the lock is not locked for writing.
+func (rw *RWLock) Unlock() {
+	r := rw.readerCount.Add(rwMaxReaders)
+	if r >= rwMaxReaders {
+		rw.readerCount.Add(-rwMaxReaders) // change nothing
+		panic(misuse(rw, "unlock", errUnlock))
+	}
+	if holdEvery.Load() != 0 {
+		endHold(rw, rw.w.x.Load(), rw.writer())
+	}
+	rw.readerSem.release(int(r))
+	rw.w.unlock()
+}
+
+// RLocker returns a sync.Locker whose Lock and Unlock are RLock and RUnlock.
+func (rw *RWLock) RLocker() sync.Locker { return (*rlocker)(rw) }
+
+type rlocker RWLock
+
+func (r *rlocker) Lock()   { (*RWLock)(r).RLock() }
+func (r *rlocker) Unlock() { (*RWLock)(r).RUnlock() }
+
+// writer is the ident of the writer holding or waiting for the lock, or 0.
+func (rw *RWLock) writer() uint64 {
+	if s := rw.w.state.Load(); s&mLocked != 0 {
+		return ownerOf(s)
+	}
+	return 0
+}
+
+// Readers is the number of readers holding the lock now.
+func (rw *RWLock) Readers() int {
+	c := rw.readerCount.Load()
+	if c < 0 {
+		c += rwMaxReaders
+	}
+	return int(c)
+}
+
+// ID implements Primitive.
+func (rw *RWLock) ID() uint64 { return extID(&rw.w.x) }
+
+// Kind implements Primitive: KindRWLock.
+func (rw *RWLock) Kind() Kind { return KindRWLock }
+
+// Name is the name given with WithName, or "".
+func (rw *RWLock) Name() string { return extName(&rw.w.x) }
+
+// Class is where the lock was created.
+func (rw *RWLock) Class() string { return extClass(&rw.w.x, KindRWLock) }
+
+// Stats: Acquisitions counts read and write locks.
+func (rw *RWLock) Stats() Stats {
+	s := rw.w.stats()
+	s.Acquisitions += rw.racq.Load()
+	return s
+}
+
+// Holders implements Primitive: the writer, if one holds the lock. Readers
+// are counted (Readers) but not named.
+func (rw *RWLock) Holders() []uint64 {
+	if rw.readerCount.Load() < 0 && rw.readerWait.Load() <= 0 {
+		if g := rw.writer(); g != 0 {
+			return []uint64{g}
+		}
+	}
+	return nil
+}
+
+// String shows the state: <RWLock "cfg": readers=2 writer=none>.
+func (rw *RWLock) String() string {
+	w := "none"
+	if g := rw.writer(); g != 0 {
+		w = threadName(g)
+	}
+	return fmt.Sprintf("<%s: readers=%d writer=%s>", describe(KindRWLock, &rw.w.x), rw.Readers(), w)
+}
+
+// sema is a plain counting semaphore for RWLock's internal hand-offs.
+type sema struct {
+	mu sync.Mutex
+	n  int
+	q  waitQueue
+}
+
+func (s *sema) acquire(g uint64) {
+	s.mu.Lock()
+	if s.n > 0 {
+		s.n--
+		s.mu.Unlock()
+		return
+	}
+	w := getWaiter(g)
+	s.q.pushBack(w)
+	s.mu.Unlock()
+	<-w.ch
+	putWaiter(w)
+}
+
+func (s *sema) release(k int) {
+	s.mu.Lock()
+	for ; k > 0; k-- {
+		w := s.q.popFront()
+		if w == nil {
+			break
+		}
+		w.ch <- wakeGranted
+	}
+	s.n += k
+	s.mu.Unlock()
+}

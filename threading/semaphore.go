@@ -1,0 +1,260 @@
+package threading
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"time"
+)
+
+// semaphore is the implementation shared by Semaphore and BoundedSemaphore.
+//
+// value counts free permits. A release that finds parked waiters hands its
+// permits to them in FIFO order, decrementing value on their behalf, under
+// the queue lock; nwait tells a release whether to look. A waiter publishes
+// itself in nwait before re-checking value, and a release adds to value
+// before reading nwait, so (with sequentially consistent atomics) either the
+// waiter sees the permit or the release sees the waiter.
+type semaphore struct {
+	value   atomic.Int64
+	nwait   atomic.Int32
+	acq     atomic.Uint64
+	bound   int64 // the initial value, for a bounded semaphore
+	bounded bool
+	x       *ext
+}
+
+// Semaphore is Python's threading.Semaphore: a counter of permits; Acquire
+// takes one, waiting while there is none; Release returns them.
+type Semaphore struct{ semaphore }
+
+// BoundedSemaphore is Python's threading.BoundedSemaphore: a Semaphore whose
+// releases may not pass the initial value (ErrTooManyReleases).
+type BoundedSemaphore struct{ semaphore }
+
+// NewSemaphore returns a Semaphore with value permits; ErrValue for a
+// negative value. Options: WithName.
+func NewSemaphore(value int, opts ...Option) (*Semaphore, error) {
+	s := &Semaphore{}
+	if err := s.init(KindSemaphore, value, false, opts); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// NewBoundedSemaphore returns a BoundedSemaphore with value permits, at most
+// value; ErrValue for a negative value.
+func NewBoundedSemaphore(value int, opts ...Option) (*BoundedSemaphore, error) {
+	s := &BoundedSemaphore{}
+	if err := s.init(KindBoundedSemaphore, value, true, opts); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *semaphore) init(kind Kind, value int, bounded bool, opts []Option) error {
+	if value < 0 {
+		return valuef("semaphore initial value must be >= 0, got %d", value)
+	}
+	o := buildOptions(opts)
+	s.value.Store(int64(value))
+	s.bounded, s.bound = bounded, int64(value)
+	s.x = &ext{kind: kind, name: o.name}
+	s.x.npcs = callersInto(s.x.pcs[:], 4)
+	if o.name != "" {
+		s.registerSelf(s.x)
+	}
+	return nil
+}
+
+func (s *semaphore) registerSelf(e *ext) {
+	register(e, s, func(s *semaphore) Primitive { return s })
+}
+
+func (s *semaphore) tryTake() bool {
+	for {
+		v := s.value.Load()
+		if v <= 0 {
+			return false
+		}
+		if s.value.CompareAndSwap(v, v-1) {
+			return true
+		}
+	}
+}
+
+// Acquire takes a permit, waiting while there is none.
+func (s *semaphore) Acquire() {
+	if v := s.value.Load(); v > 0 && s.value.CompareAndSwap(v, v-1) {
+		s.acq.Add(1)
+		return
+	}
+	s.acquireSlow(forever)
+}
+
+// TryAcquire takes a permit if one is free (Python's acquire(False)).
+func (s *semaphore) TryAcquire() bool {
+	if s.tryTake() {
+		s.acq.Add(1)
+		return true
+	}
+	return false
+}
+
+// TryLock is TryAcquire.
+func (s *semaphore) TryLock() bool { return s.TryAcquire() }
+
+// AcquireTimeout waits at most d (d < 0: no limit) for a permit.
+func (s *semaphore) AcquireTimeout(d time.Duration) bool {
+	ok, _ := s.acquireSlow(within(d))
+	return ok
+}
+
+// AcquireContext waits for a permit until ctx is done (ctx.Err()).
+func (s *semaphore) AcquireContext(ctx context.Context) error {
+	_, err := s.acquireSlow(withCtx(ctx))
+	return err
+}
+
+// Lock is Acquire (sync.Locker), for a semaphore used as a mutex.
+func (s *semaphore) Lock() { s.Acquire() }
+
+// Unlock is Release; it panics where Release fails.
+func (s *semaphore) Unlock() {
+	if err := s.Release(); err != nil {
+		panic(err)
+	}
+}
+
+func (s *semaphore) acquireSlow(d deadline) (bool, error) {
+	if s.tryTake() {
+		s.acq.Add(1)
+		return true, nil
+	}
+	if d.tryOnly() {
+		return false, nil
+	}
+	if d.ctx != nil && d.ctx.Err() != nil {
+		return false, d.ctx.Err()
+	}
+	e := s.x
+	if e.id.Load() == 0 {
+		s.registerSelf(e)
+	}
+	g := curGoid()
+	w := getWaiter(g)
+	defer putWaiter(w)
+	e.mu.Lock()
+	s.nwait.Add(1)
+	if s.tryTake() {
+		s.nwait.Add(-1)
+		e.mu.Unlock()
+		s.acq.Add(1)
+		return true, nil
+	}
+	e.q.pushBack(w)
+	e.mu.Unlock()
+	rec := beginWait(s, e, WaitAcquire, g, 0, d)
+	rec.w = w
+	r, out := park(w, d)
+	if r == 0 {
+		e.mu.Lock()
+		if w.queued {
+			e.q.remove(w)
+			s.nwait.Add(-1)
+			e.mu.Unlock()
+			rec.end(out)
+			if out == OutcomeCancelled {
+				return false, d.ctx.Err()
+			}
+			return false, nil
+		}
+		e.mu.Unlock()
+		r = <-w.ch // a permit was handed over as the deadline passed
+	}
+	if r == wakeDeadlock {
+		rec.end(OutcomeDeadlock)
+		return false, ErrDeadlock
+	}
+	rec.end(OutcomeAcquired)
+	s.acq.Add(1)
+	return true, nil
+}
+
+// Release returns one permit.
+func (s *semaphore) Release() error { return s.ReleaseN(1) }
+
+// ReleaseN returns n permits (Python's release(n)); ErrValue for n < 1,
+// ErrTooManyReleases when a BoundedSemaphore would pass its initial value.
+// Nothing changes when it fails.
+func (s *semaphore) ReleaseN(n int) error {
+	if n < 1 {
+		return misuse(s, "release", valuef("release(n) needs n >= 1, got %d", n))
+	}
+	if s.bounded {
+		for {
+			v := s.value.Load()
+			if v+int64(n) > s.bound {
+				return misuse(s, "release", ErrTooManyReleases)
+			}
+			if s.value.CompareAndSwap(v, v+int64(n)) {
+				break
+			}
+		}
+	} else {
+		s.value.Add(int64(n))
+	}
+	if s.nwait.Load() > 0 {
+		s.handOff()
+	}
+	return nil
+}
+
+// handOff gives free permits to parked waiters, oldest first.
+func (s *semaphore) handOff() {
+	e := s.x
+	e.mu.Lock()
+	for e.q.head != nil && s.tryTake() {
+		w := e.q.popFront()
+		s.nwait.Add(-1)
+		w.ch <- wakeGranted
+	}
+	e.mu.Unlock()
+}
+
+// Value is the number of free permits.
+func (s *semaphore) Value() int { return int(s.value.Load()) }
+
+// ID implements Primitive.
+func (s *semaphore) ID() uint64 { return s.x.id.Load() }
+
+// Kind implements Primitive.
+func (s *semaphore) Kind() Kind { return s.x.kind }
+
+// Name is the name given with WithName, or "".
+func (s *semaphore) Name() string { return s.x.name }
+
+// Class is where the semaphore was created.
+func (s *semaphore) Class() string { return s.x.classOf() }
+
+// Stats returns the semaphore's counters.
+func (s *semaphore) Stats() Stats {
+	st := Stats{Acquisitions: s.acq.Load()}
+	s.x.slowStats(&st)
+	return st
+}
+
+// Holders implements Primitive; semaphores do not track their holders.
+func (s *semaphore) Holders() []uint64 { return nil }
+
+// String is Python's repr: <Semaphore: value=3>, <BoundedSemaphore: value=2/3>.
+func (s *semaphore) String() string {
+	name := ""
+	if s.x.name != "" {
+		name = fmt.Sprintf(" %q", s.x.name)
+	}
+	if s.x.kind == KindBoundedSemaphore {
+		return fmt.Sprintf("<%s%s: value=%d/%d>", s.x.kind, name, s.value.Load(), s.bound)
+	}
+	return fmt.Sprintf("<%s%s: value=%d>", s.x.kind, name, s.value.Load())
+}

@@ -1,0 +1,202 @@
+package threading
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// Why a parked waiter was woken.
+const (
+	wakeGranted  uint8 = iota + 1 // the resource was handed over, or may be retried
+	wakeDeadlock                  // the deadlock breaker chose this waiter
+)
+
+// waiter is one parked caller. It is reused through a pool, so a wait that
+// parks allocates nothing but what the hooks ask for.
+type waiter struct {
+	ch         chan uint8 // capacity 1: at most one wake is ever pending
+	g          uint64
+	n          int64 // permits wanted (semaphores), or 0
+	next, prev *waiter
+	queued     bool
+}
+
+var waiterPool = sync.Pool{New: func() any { return &waiter{ch: make(chan uint8, 1)} }}
+
+func getWaiter(g uint64) *waiter {
+	w := waiterPool.Get().(*waiter)
+	w.g = g
+	return w
+}
+
+func putWaiter(w *waiter) {
+	select { // a wake that raced with a timeout must not reach the next user
+	case <-w.ch:
+	default:
+	}
+	*w = waiter{ch: w.ch}
+	waiterPool.Put(w)
+}
+
+// waitQueue is a FIFO of waiters, guarded by its owner's mutex.
+type waitQueue struct {
+	head, tail *waiter
+	n          int
+}
+
+func (q *waitQueue) pushBack(w *waiter) {
+	w.prev, w.next, w.queued = q.tail, nil, true
+	if q.tail != nil {
+		q.tail.next = w
+	} else {
+		q.head = w
+	}
+	q.tail = w
+	q.n++
+}
+
+func (q *waitQueue) pushFront(w *waiter) {
+	w.prev, w.next, w.queued = nil, q.head, true
+	if q.head != nil {
+		q.head.prev = w
+	} else {
+		q.tail = w
+	}
+	q.head = w
+	q.n++
+}
+
+func (q *waitQueue) remove(w *waiter) {
+	if !w.queued {
+		return
+	}
+	if w.prev != nil {
+		w.prev.next = w.next
+	} else {
+		q.head = w.next
+	}
+	if w.next != nil {
+		w.next.prev = w.prev
+	} else {
+		q.tail = w.prev
+	}
+	w.next, w.prev, w.queued = nil, nil, false
+	q.n--
+}
+
+func (q *waitQueue) popFront() *waiter {
+	w := q.head
+	if w != nil {
+		q.remove(w)
+	}
+	return w
+}
+
+// deadline describes how long a blocking call may wait: forever, until a
+// timer fires, or until a context is done. Exactly one of the three forms of
+// each blocking method builds one.
+type deadline struct {
+	ctx     context.Context // nil for the plain and timeout forms
+	timeout time.Duration   // < 0: no limit; used when ctx is nil
+}
+
+var forever = deadline{timeout: -1}
+
+func within(d time.Duration) deadline { return deadline{timeout: d} }
+
+func withCtx(ctx context.Context) deadline {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	return deadline{ctx: ctx, timeout: -1}
+}
+
+// tryOnly reports whether the call must not block at all.
+func (d deadline) tryOnly() bool { return d.ctx == nil && d.timeout == 0 }
+
+func (d deadline) context() context.Context {
+	if d.ctx != nil {
+		return d.ctx
+	}
+	return context.Background()
+}
+
+// Outcome is how a wait ended.
+type Outcome uint8
+
+// The outcomes of a wait.
+const (
+	OutcomeAcquired  Outcome = iota + 1 // got what it waited for
+	OutcomeTimeout                      // the timeout passed
+	OutcomeCancelled                    // the context was done
+	OutcomeBroken                       // a barrier broke
+	OutcomeDeadlock                     // the deadlock breaker chose this waiter
+)
+
+var outcomeNames = [...]string{"", "acquired", "timeout", "cancelled", "broken", "deadlock"}
+
+func (o Outcome) String() string {
+	if int(o) < len(outcomeNames) && o != 0 {
+		return outcomeNames[o]
+	}
+	return "unknown"
+}
+
+// park blocks on w.ch until a wake arrives or the deadline passes. It returns
+// the wake reason, or 0 with the outcome when the deadline won. A wake that
+// arrives after the deadline is left in the channel for the caller to settle
+// under its queue lock.
+func park(w *waiter, d deadline) (uint8, Outcome) {
+	if d.ctx != nil {
+		select {
+		case r := <-w.ch:
+			return r, OutcomeAcquired
+		case <-d.ctx.Done():
+			return 0, OutcomeCancelled
+		}
+	}
+	if d.timeout < 0 {
+		return <-w.ch, OutcomeAcquired
+	}
+	t := time.NewTimer(d.timeout)
+	defer t.Stop()
+	select {
+	case r := <-w.ch:
+		return r, OutcomeAcquired
+	case <-t.C:
+		return 0, OutcomeTimeout
+	}
+}
+
+// waitChan blocks until ch is closed or the deadline passes.
+func waitChan(ch <-chan struct{}, d deadline) Outcome {
+	if d.ctx != nil {
+		select {
+		case <-ch:
+			return OutcomeAcquired
+		case <-d.ctx.Done():
+			return OutcomeCancelled
+		}
+	}
+	if d.timeout < 0 {
+		<-ch
+		return OutcomeAcquired
+	}
+	select {
+	case <-ch:
+		return OutcomeAcquired
+	default:
+	}
+	if d.timeout == 0 {
+		return OutcomeTimeout
+	}
+	t := time.NewTimer(d.timeout)
+	defer t.Stop()
+	select {
+	case <-ch:
+		return OutcomeAcquired
+	case <-t.C:
+		return OutcomeTimeout
+	}
+}
