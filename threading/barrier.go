@@ -106,7 +106,7 @@ func (b *Barrier) wait(d deadline) (int, error) {
 		b.registerSelf(b.x)
 	}
 	rec := beginWait(b, b.x, WaitBarrier, curGoid(), 0, d)
-	out := waitChan(g.done, d)
+	out := waitChan(g.done, d, &rec)
 	b.mu.Lock()
 	if out != OutcomeAcquired && !g.broken && !g.draining {
 		b.breakLocked(g) // a waiter giving up leaves the round unable to fill

@@ -138,7 +138,7 @@ func (c *Condition) wait(d deadline) (bool, error) {
 		return false, misuse(c, "wait", err)
 	}
 	rec := beginWait(c, c.x, WaitNotify, g, 0, d)
-	r, out := park(w, d)
+	r, out := park(w, d, &rec)
 	c.lock.acquireRestore(saved)
 	if r == 0 && !w.queued {
 		// Notified just as the deadline passed: the notify counts, or it

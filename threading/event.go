@@ -101,7 +101,7 @@ func (ev *Event) wait(d deadline) (bool, error) {
 		ev.registerSelf(e)
 	}
 	rec := beginWait(ev, e, WaitSet, curGoid(), 0, d)
-	out := waitChan(ch, d)
+	out := waitChan(ch, d, &rec)
 	rec.end(out)
 	switch out {
 	case OutcomeAcquired:

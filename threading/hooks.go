@@ -298,42 +298,67 @@ var clockBase = time.Now()
 // nanotime is a monotonic clock reading in nanoseconds, never 0.
 func nanotime() int64 { return int64(time.Since(clockBase)) + 1 }
 
-// waitRecord is the bookkeeping of one slow-path wait: set in the waiting
-// thread's record (what the live graph and deadlock detector read) and turned
-// into a WaitEvent at the end.
+// waitRecord is a wait that is visible in its thread's record: what the live
+// graph and the deadlock detector read. It is made only once a wait really
+// blocks (see waitScope.publish), and never changes after.
 type waitRecord struct {
 	info   WaitInfo
 	thread *Thread
-	e      *ext
-	ctx    context.Context
-	start  time.Time
-	pcbuf  [32]uintptr
-	// w is the parked waiter for queue-based waits, so the deadlock breaker
-	// can take it out of its queue; nil otherwise.
+	// e and w identify a queued waiter, so the deadlock breaker can take it
+	// out of its queue; w is nil for waits that are not queue-based.
+	e *ext
 	w *waiter
 }
 
-// beginWait records that the calling goroutine g is about to park on p.
-func beginWait(p Primitive, e *ext, kind WaitKind, g, holder uint64, d deadline) *waitRecord {
-	t := threadForGoid(g)
-	r := &waitRecord{thread: t, e: e, ctx: d.ctx}
-	n := runtime.Callers(3, r.pcbuf[:])
-	r.info = WaitInfo{Primitive: p, Kind: kind, Holder: holder, pcs: r.pcbuf[:n]}
-	r.start = time.Now()
-	r.info.Since = r.start
+// waitScope is the bookkeeping of one slow-path wait, kept on the waiter's
+// stack. Counting it costs two atomic adds and a clock read; the costly part
+// (the thread record, the stack) is done by publish, only when the wait has
+// not ended after a few yields, so short hand-offs (a Condition ping-pong)
+// stay cheap while every wait that could be part of a deadlock is visible.
+type waitScope struct {
+	p      Primitive
+	e      *ext
+	kind   WaitKind
+	g      uint64
+	holder uint64
+	ctx    context.Context
+	start  time.Time
+	rec    *waitRecord
+	w      *waiter
+}
+
+// beginWait starts the bookkeeping of goroutine g waiting on p.
+func beginWait(p Primitive, e *ext, kind WaitKind, g, holder uint64, d deadline) waitScope {
 	if e != nil {
 		e.contentions.Add(1)
 		e.waiters.Add(1)
 	}
-	t.waiting.Store(r)
-	return r
+	return waitScope{p: p, e: e, kind: kind, g: g, holder: holder, ctx: d.ctx, start: time.Now()}
 }
 
-// endWait closes the record with the outcome and delivers the WaitEvent.
-func (r *waitRecord) end(out Outcome) {
-	d := time.Since(r.start)
-	r.thread.waiting.CompareAndSwap(r, nil)
-	if e := r.e; e != nil {
+// publish makes the wait visible in the thread's record, with the stack.
+func (s *waitScope) publish() {
+	if s.rec != nil {
+		return
+	}
+	t := threadForGoid(s.g)
+	var pcs [32]uintptr
+	n := runtime.Callers(3, pcs[:])
+	r := &waitRecord{thread: t, e: s.e, w: s.w}
+	r.info = WaitInfo{Primitive: s.p, Kind: s.kind, Holder: s.holder, Since: s.start, pcs: append([]uintptr(nil), pcs[:n]...)}
+	s.rec = r
+	t.waiting.Store(r)
+}
+
+// end closes the wait with its outcome and delivers the WaitEvent.
+func (s *waitScope) end(out Outcome) {
+	d := time.Since(s.start)
+	var t *Thread
+	if s.rec != nil {
+		t = s.rec.thread
+		t.waiting.CompareAndSwap(s.rec, nil)
+	}
+	if e := s.e; e != nil {
 		e.waiters.Add(-1)
 		e.waitNanos.Add(int64(d))
 		switch out {
@@ -346,16 +371,19 @@ func (r *waitRecord) end(out Outcome) {
 	if !hasObservers() {
 		return
 	}
-	ctx := r.ctx
+	if t == nil {
+		t = threadForGoid(s.g)
+	}
+	ctx := s.ctx
 	if ctx == nil {
-		ctx = r.thread.Context()
+		ctx = t.Context()
 	}
 	ev := &WaitEvent{
-		Primitive: r.info.Primitive, Kind: r.info.Kind, Waiter: r.thread,
-		HolderIdent: r.info.Holder, Start: r.start, Duration: d, Outcome: out, Ctx: ctx,
+		Primitive: s.p, Kind: s.kind, Waiter: t,
+		HolderIdent: s.holder, Start: s.start, Duration: d, Outcome: out, Ctx: ctx,
 	}
-	if r.info.Holder != 0 {
-		ev.Holder = lookupThread(r.info.Holder)
+	if s.holder != 0 {
+		ev.Holder = lookupThread(s.holder)
 	}
 	notify(func(o Observer) { o.ObserveWait(ev) })
 }

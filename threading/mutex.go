@@ -34,6 +34,10 @@ const (
 	spinTries  = 4
 )
 
+// canSpin is false on a single-CPU machine, where spinning only delays the
+// holder.
+var canSpin = runtime.NumCPU() > 1
+
 func ownerOf(s uint64) uint64 { return s >> ownerShift }
 
 // registrant is implemented by every primitive type so that the slow path
@@ -65,14 +69,14 @@ func (m *mutexCore) lockSlow(p registrant, kind Kind, wk WaitKind, g uint64, d d
 	if d.tryOnly() {
 		return false, nil
 	}
-	for i := 0; i < spinTries; i++ {
-		for j := 0; j < 16<<i && m.state.Load()&mLocked != 0; j++ {
-		}
-		if m.tryLock(g) {
-			return true, nil
-		}
-		if i >= 2 {
-			runtime.Gosched()
+	if canSpin {
+		// Spin a little, as sync.Mutex does: on a multi-core machine the
+		// holder is likely to release within a few hundred cycles.
+		for i := 0; i < spinTries; i++ {
+			procyield(30)
+			if m.state.Load()&mLocked == 0 && m.tryLock(g) {
+				return true, nil
+			}
 		}
 	}
 	if d.ctx != nil && d.ctx.Err() != nil {
@@ -96,7 +100,7 @@ func (m *mutexCore) lockSlow(p registrant, kind Kind, wk WaitKind, g uint64, d d
 	rec := beginWait(p, e, wk, g, holder, d)
 	rec.w = w
 	for {
-		r, out := park(w, d)
+		r, out := park(w, d, &rec)
 		if r == 0 { // the deadline won; settle under the queue lock
 			e.mu.Lock()
 			if w.queued {

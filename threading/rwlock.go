@@ -62,7 +62,7 @@ func (rw *RWLock) rlockSlow() {
 	}
 	g := curGoid()
 	rec := beginWait(rw, e, WaitRead, g, rw.writer(), forever)
-	rw.readerSem.acquire(g)
+	rw.readerSem.acquire(g, &rec)
 	rec.end(OutcomeAcquired)
 }
 
@@ -112,7 +112,7 @@ func (rw *RWLock) Lock() {
 			rw.registerSelf(e)
 		}
 		rec := beginWait(rw, e, WaitAcquire, g, 0, forever)
-		rw.writerSem.acquire(g)
+		rw.writerSem.acquire(g, &rec)
 		rec.end(OutcomeAcquired)
 	}
 	if holdEvery.Load() != 0 && sampleHold() {
@@ -218,7 +218,7 @@ type sema struct {
 	q  waitQueue
 }
 
-func (s *sema) acquire(g uint64) {
+func (s *sema) acquire(g uint64, sc *waitScope) {
 	s.mu.Lock()
 	if s.n > 0 {
 		s.n--
@@ -228,7 +228,7 @@ func (s *sema) acquire(g uint64) {
 	w := getWaiter(g)
 	s.q.pushBack(w)
 	s.mu.Unlock()
-	<-w.ch
+	park(w, forever, sc)
 	putWaiter(w)
 }
 

@@ -156,7 +156,7 @@ func (s *semaphore) acquireSlow(d deadline) (bool, error) {
 	e.mu.Unlock()
 	rec := beginWait(s, e, WaitAcquire, g, 0, d)
 	rec.w = w
-	r, out := park(w, d)
+	r, out := park(w, d, &rec)
 	if r == 0 {
 		e.mu.Lock()
 		if w.queued {

@@ -266,7 +266,7 @@ func (t *Thread) join(d deadline) error {
 		return nil
 	}
 	r := beginWait(t, &t.joinExt, WaitJoin, g, t.ident.Load(), d)
-	out := waitChan(t.done, d)
+	out := waitChan(t.done, d, &r)
 	r.end(out)
 	switch out {
 	case OutcomeAcquired:

@@ -2,6 +2,7 @@ package threading
 
 import (
 	"context"
+	"runtime"
 	"sync"
 	"time"
 )
@@ -143,11 +144,24 @@ func (o Outcome) String() string {
 	return "unknown"
 }
 
+// yieldTries is how many times a waiter yields, checking for its wake, before
+// it publishes its wait and parks.
+const yieldTries = 3
+
 // park blocks on w.ch until a wake arrives or the deadline passes. It returns
 // the wake reason, or 0 with the outcome when the deadline won. A wake that
 // arrives after the deadline is left in the channel for the caller to settle
 // under its queue lock.
-func park(w *waiter, d deadline) (uint8, Outcome) {
+func park(w *waiter, d deadline, sc *waitScope) (uint8, Outcome) {
+	for i := 0; i < yieldTries; i++ {
+		runtime.Gosched()
+		select {
+		case r := <-w.ch:
+			return r, OutcomeAcquired
+		default:
+		}
+	}
+	sc.publish()
 	if d.ctx != nil {
 		select {
 		case r := <-w.ch:
@@ -170,7 +184,16 @@ func park(w *waiter, d deadline) (uint8, Outcome) {
 }
 
 // waitChan blocks until ch is closed or the deadline passes.
-func waitChan(ch <-chan struct{}, d deadline) Outcome {
+func waitChan(ch <-chan struct{}, d deadline, sc *waitScope) Outcome {
+	for i := 0; i < yieldTries; i++ {
+		runtime.Gosched()
+		select {
+		case <-ch:
+			return OutcomeAcquired
+		default:
+		}
+	}
+	sc.publish()
 	if d.ctx != nil {
 		select {
 		case <-ch:
@@ -182,11 +205,6 @@ func waitChan(ch <-chan struct{}, d deadline) Outcome {
 	if d.timeout < 0 {
 		<-ch
 		return OutcomeAcquired
-	}
-	select {
-	case <-ch:
-		return OutcomeAcquired
-	default:
 	}
 	if d.timeout == 0 {
 		return OutcomeTimeout

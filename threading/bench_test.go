@@ -1,0 +1,283 @@
+package threading
+
+import (
+	"context"
+	"sync"
+	"testing"
+
+	xsem "golang.org/x/sync/semaphore"
+)
+
+// Benchmarks compare each primitive with what a Go programmer would use
+// instead, in the same run. Budgets (DESIGN.md): uncontended Lock at most 2x
+// sync.Mutex with 0 allocations; contended throughput at least 0.8x
+// sync.Mutex; Condition ping-pong at least 0.8x sync.Mutex+sync.Cond;
+// uncontended Semaphore at most x/sync/semaphore.
+
+func BenchmarkUncontended(b *testing.B) {
+	b.Run("sync.Mutex", func(b *testing.B) {
+		var mu sync.Mutex
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			mu.Lock()
+			mu.Unlock()
+		}
+	})
+	b.Run("Lock", func(b *testing.B) {
+		var mu Lock
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			mu.Lock()
+			mu.Unlock()
+		}
+	})
+	b.Run("Lock/observed", func(b *testing.B) {
+		remove := AddObserver(NopObserver{})
+		defer remove()
+		var mu Lock
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			mu.Acquire()
+			_ = mu.Release()
+		}
+	})
+	b.Run("RLock", func(b *testing.B) {
+		var mu RLock
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			mu.Acquire()
+			_ = mu.Release()
+		}
+	})
+	b.Run("sync.RWMutex/read", func(b *testing.B) {
+		var mu sync.RWMutex
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			mu.RLock()
+			mu.RUnlock()
+		}
+	})
+	b.Run("RWLock/read", func(b *testing.B) {
+		var mu RWLock
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			mu.RLock()
+			mu.RUnlock()
+		}
+	})
+	b.Run("sync.RWMutex/write", func(b *testing.B) {
+		var mu sync.RWMutex
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			mu.Lock()
+			mu.Unlock()
+		}
+	})
+	b.Run("RWLock/write", func(b *testing.B) {
+		var mu RWLock
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			mu.Lock()
+			mu.Unlock()
+		}
+	})
+	b.Run("x-sync-semaphore", func(b *testing.B) {
+		s := xsem.NewWeighted(1)
+		ctx := context.Background()
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			_ = s.Acquire(ctx, 1)
+			s.Release(1)
+		}
+	})
+	b.Run("chan-semaphore", func(b *testing.B) {
+		s := make(chan struct{}, 1)
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			s <- struct{}{}
+			<-s
+		}
+	})
+	b.Run("Semaphore", func(b *testing.B) {
+		s, _ := NewSemaphore(1)
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			s.Acquire()
+			_ = s.Release()
+		}
+	})
+	b.Run("Event/is-set", func(b *testing.B) {
+		var ev Event
+		ev.Set()
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			ev.Wait()
+		}
+	})
+}
+
+func BenchmarkContended(b *testing.B) {
+	work := func(x *int) { *x++ }
+	b.Run("sync.Mutex", func(b *testing.B) {
+		var mu sync.Mutex
+		var n int
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				mu.Lock()
+				work(&n)
+				mu.Unlock()
+			}
+		})
+	})
+	b.Run("Lock", func(b *testing.B) {
+		var mu Lock
+		var n int
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				mu.Lock()
+				work(&n)
+				mu.Unlock()
+			}
+		})
+	})
+	b.Run("Lock/observed", func(b *testing.B) {
+		remove := AddObserver(NopObserver{})
+		defer remove()
+		var mu Lock
+		var n int
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				mu.Lock()
+				work(&n)
+				mu.Unlock()
+			}
+		})
+	})
+	b.Run("sync.RWMutex", func(b *testing.B) {
+		var mu sync.RWMutex
+		var n int
+		b.RunParallel(func(pb *testing.PB) {
+			i := 0
+			for pb.Next() {
+				if i++; i%10 == 0 {
+					mu.Lock()
+					work(&n)
+					mu.Unlock()
+				} else {
+					mu.RLock()
+					_ = n
+					mu.RUnlock()
+				}
+			}
+		})
+	})
+	b.Run("RWLock", func(b *testing.B) {
+		var mu RWLock
+		var n int
+		b.RunParallel(func(pb *testing.PB) {
+			i := 0
+			for pb.Next() {
+				if i++; i%10 == 0 {
+					mu.Lock()
+					work(&n)
+					mu.Unlock()
+				} else {
+					mu.RLock()
+					_ = n
+					mu.RUnlock()
+				}
+			}
+		})
+	})
+	b.Run("x-sync-semaphore", func(b *testing.B) {
+		s := xsem.NewWeighted(2)
+		ctx := context.Background()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				_ = s.Acquire(ctx, 1)
+				s.Release(1)
+			}
+		})
+	})
+	b.Run("Semaphore", func(b *testing.B) {
+		s, _ := NewSemaphore(2)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				s.Acquire()
+				_ = s.Release()
+			}
+		})
+	})
+}
+
+// BenchmarkPingPong hands a turn back and forth between two goroutines.
+func BenchmarkPingPong(b *testing.B) {
+	b.Run("sync.Cond", func(b *testing.B) {
+		var mu sync.Mutex
+		c := sync.NewCond(&mu)
+		turn := 0
+		done := make(chan struct{})
+		go func() {
+			mu.Lock()
+			for i := 0; i < b.N; i++ {
+				for turn != 1 {
+					c.Wait()
+				}
+				turn = 0
+				c.Signal()
+			}
+			mu.Unlock()
+			close(done)
+		}()
+		mu.Lock()
+		for i := 0; i < b.N; i++ {
+			turn = 1
+			c.Signal()
+			for turn != 0 {
+				c.Wait()
+			}
+		}
+		mu.Unlock()
+		<-done
+	})
+	b.Run("Condition", func(b *testing.B) {
+		c := NewCondition(NewLock())
+		turn := 0
+		done := make(chan struct{})
+		go func() {
+			c.Acquire()
+			for i := 0; i < b.N; i++ {
+				for turn != 1 {
+					_ = c.Wait()
+				}
+				turn = 0
+				_ = c.Notify(1)
+			}
+			_ = c.Release()
+			close(done)
+		}()
+		c.Acquire()
+		for i := 0; i < b.N; i++ {
+			turn = 1
+			_ = c.Notify(1)
+			for turn != 0 {
+				_ = c.Wait()
+			}
+		}
+		_ = c.Release()
+		<-done
+	})
+	b.Run("channels", func(b *testing.B) {
+		ping, pong := make(chan struct{}), make(chan struct{})
+		go func() {
+			for i := 0; i < b.N; i++ {
+				<-ping
+				pong <- struct{}{}
+			}
+		}()
+		for i := 0; i < b.N; i++ {
+			ping <- struct{}{}
+			<-pong
+		}
+	})
+}
