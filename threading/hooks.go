@@ -46,7 +46,16 @@ type WaitInfo struct {
 	pcs    []uintptr
 }
 
-// Stack returns the frames where the thread blocked.
+// waitStacks makes every published wait capture its call stack.
+var waitStacks atomic.Bool
+
+// SetWaitStacks turns on capturing the call stack of every wait that blocks
+// (about a microsecond a wait): WaitInfo.Stack then says where each waiting
+// thread blocked. Off by default; package contention reads the stacks of the
+// threads it reports from a goroutine dump instead.
+func SetWaitStacks(on bool) { waitStacks.Store(on) }
+
+// Stack returns the frames where the thread blocked, when SetWaitStacks is on.
 func (w *WaitInfo) Stack() *runtime.Frames { return runtime.CallersFrames(w.pcs) }
 
 // StackPCs returns the program counters where the thread blocked.
@@ -311,10 +320,8 @@ type waitRecord struct {
 }
 
 // waitScope is the bookkeeping of one slow-path wait, kept on the waiter's
-// stack. Counting it costs two atomic adds and a clock read; the costly part
-// (the thread record, the stack) is done by publish, only when the wait has
-// not ended after a few yields, so short hand-offs (a Condition ping-pong)
-// stay cheap while every wait that could be part of a deadlock is visible.
+// stack: two atomic adds and a clock read to begin, and publish, just before
+// the waiter parks, to make the wait visible in its thread's record.
 type waitScope struct {
 	p      Primitive
 	e      *ext
@@ -342,10 +349,13 @@ func (s *waitScope) publish() {
 		return
 	}
 	t := threadForGoid(s.g)
-	var pcs [32]uintptr
-	n := runtime.Callers(3, pcs[:])
 	r := &waitRecord{thread: t, e: s.e, w: s.w}
-	r.info = WaitInfo{Primitive: s.p, Kind: s.kind, Holder: s.holder, Since: s.start, pcs: append([]uintptr(nil), pcs[:n]...)}
+	r.info = WaitInfo{Primitive: s.p, Kind: s.kind, Holder: s.holder, Since: s.start}
+	if waitStacks.Load() {
+		var pcs [32]uintptr
+		n := runtime.Callers(3, pcs[:])
+		r.info.pcs = append([]uintptr(nil), pcs[:n]...)
+	}
 	s.rec = r
 	t.waiting.Store(r)
 }

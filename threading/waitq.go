@@ -144,15 +144,16 @@ func (o Outcome) String() string {
 	return "unknown"
 }
 
-// yieldTries is how many times a waiter yields, checking for its wake, before
-// it publishes its wait and parks.
-const yieldTries = 3
+// yieldTries is how many times a queued waiter yields before it parks.
+const yieldTries = 2
 
 // park blocks on w.ch until a wake arrives or the deadline passes. It returns
 // the wake reason, or 0 with the outcome when the deadline won. A wake that
 // arrives after the deadline is left in the channel for the caller to settle
 // under its queue lock.
 func park(w *waiter, d deadline, sc *waitScope) (uint8, Outcome) {
+	// A hand-off (a Condition ping-pong) usually completes within a yield or
+	// two; parking costs more than yielding.
 	for i := 0; i < yieldTries; i++ {
 		runtime.Gosched()
 		select {
@@ -185,14 +186,6 @@ func park(w *waiter, d deadline, sc *waitScope) (uint8, Outcome) {
 
 // waitChan blocks until ch is closed or the deadline passes.
 func waitChan(ch <-chan struct{}, d deadline, sc *waitScope) Outcome {
-	for i := 0; i < yieldTries; i++ {
-		runtime.Gosched()
-		select {
-		case <-ch:
-			return OutcomeAcquired
-		default:
-		}
-	}
 	sc.publish()
 	if d.ctx != nil {
 		select {
