@@ -143,7 +143,7 @@ func runAction(action func() error) (err error) {
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			err = &PanicError{Value: r, Stack: debugStack()}
+			err = newPanicError(r)
 		}
 	}()
 	return action()

@@ -159,13 +159,7 @@ func (t *Thread) bootstrap() {
 func (t *Thread) run(ctx context.Context) (err error, panicked bool) {
 	defer func() {
 		if r := recover(); r != nil {
-			stack := debugStack()
-			if e, ok := r.(error); ok {
-				err = &PanicError{Value: r, Stack: stack, err: e}
-			} else {
-				err = &PanicError{Value: r, Stack: stack}
-			}
-			panicked = true
+			err, panicked = newPanicError(r), true
 		}
 	}()
 	if fn := traceFn.Load(); fn != nil {
@@ -189,6 +183,11 @@ func debugStack() []byte {
 		}
 		buf = make([]byte, 2*len(buf))
 	}
+}
+
+func newPanicError(r any) *PanicError {
+	e, _ := r.(error)
+	return &PanicError{Value: r, Stack: debugStack(), err: e}
 }
 
 // PanicError is the error a Thread keeps (Err) when its target panicked.
