@@ -328,6 +328,7 @@ type waitScope struct {
 	kind   WaitKind
 	g      uint64
 	holder uint64
+	hth    *Thread // the holder's thread when the wait began, if known
 	ctx    context.Context
 	start  time.Time
 	rec    *waitRecord
@@ -340,7 +341,11 @@ func beginWait(p Primitive, e *ext, kind WaitKind, g, holder uint64, d deadline)
 		e.contentions.Add(1)
 		e.waiters.Add(1)
 	}
-	return waitScope{p: p, e: e, kind: kind, g: g, holder: holder, ctx: d.ctx, start: time.Now()}
+	sc := waitScope{p: p, e: e, kind: kind, g: g, holder: holder, ctx: d.ctx, start: time.Now()}
+	if holder != 0 && hasObservers() {
+		sc.hth = lookupThread(holder)
+	}
+	return sc
 }
 
 // publish makes the wait visible in the thread's record, with the stack.
@@ -390,10 +395,7 @@ func (s *waitScope) end(out Outcome) {
 	}
 	ev := &WaitEvent{
 		Primitive: s.p, Kind: s.kind, Waiter: t,
-		HolderIdent: s.holder, Start: s.start, Duration: d, Outcome: out, Ctx: ctx,
-	}
-	if s.holder != 0 {
-		ev.Holder = lookupThread(s.holder)
+		Holder: s.hth, HolderIdent: s.holder, Start: s.start, Duration: d, Outcome: out, Ctx: ctx,
 	}
 	notify(func(o Observer) { o.ObserveWait(ev) })
 }

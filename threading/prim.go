@@ -280,6 +280,8 @@ func Primitives() []Primitive {
 			s := p.Stats()
 			ent.last.Store(&s)
 			out = append(out, p)
+		} else {
+			retire(id) // collected; its cleanup may not have run yet
 		}
 	}
 	return out
