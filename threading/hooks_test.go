@@ -21,11 +21,31 @@ type recorder struct {
 	reports []Report
 }
 
-func (r *recorder) ObserveWait(e *WaitEvent)     { r.mu.Lock(); r.waits = append(r.waits, *e); r.mu.Unlock() }
-func (r *recorder) ObserveHold(e *HoldEvent)     { r.mu.Lock(); r.holds = append(r.holds, *e); r.mu.Unlock() }
-func (r *recorder) ObserveThread(e *ThreadEvent) { r.mu.Lock(); r.threads = append(r.threads, *e); r.mu.Unlock() }
-func (r *recorder) ObserveMisuse(e *MisuseEvent) { r.mu.Lock(); r.misuse = append(r.misuse, *e); r.mu.Unlock() }
-func (r *recorder) ObserveReport(e *Report)      { r.mu.Lock(); r.reports = append(r.reports, *e); r.mu.Unlock() }
+func (r *recorder) ObserveWait(e *WaitEvent) {
+	r.mu.Lock()
+	r.waits = append(r.waits, *e)
+	r.mu.Unlock()
+}
+func (r *recorder) ObserveHold(e *HoldEvent) {
+	r.mu.Lock()
+	r.holds = append(r.holds, *e)
+	r.mu.Unlock()
+}
+func (r *recorder) ObserveThread(e *ThreadEvent) {
+	r.mu.Lock()
+	r.threads = append(r.threads, *e)
+	r.mu.Unlock()
+}
+func (r *recorder) ObserveMisuse(e *MisuseEvent) {
+	r.mu.Lock()
+	r.misuse = append(r.misuse, *e)
+	r.mu.Unlock()
+}
+func (r *recorder) ObserveReport(e *Report) {
+	r.mu.Lock()
+	r.reports = append(r.reports, *e)
+	r.mu.Unlock()
+}
 
 func (r *recorder) waitsOn(p Primitive) []WaitEvent {
 	r.mu.Lock()

@@ -282,6 +282,9 @@ func threadName(g uint64) string {
 	if t := lookupThread(g); t != nil {
 		return t.Name()
 	}
+	if g == mainGoid.Load() {
+		return MainThread().Name()
+	}
 	return fmt.Sprintf("goroutine %d", g)
 }
 

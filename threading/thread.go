@@ -553,7 +553,7 @@ func Main(fn func()) {
 	if old := mainThread.Load(); old != nil && old.state.Load() != threadStopped {
 		unregisterThread(old.ident.Load(), old)
 	}
-	mainGoid.Store(g)
+	prevGoid := mainGoid.Swap(g)
 	t := newMainRecord(g)
 	mainThread.Store(t)
 	mainMu.Unlock()
@@ -561,6 +561,13 @@ func Main(fn func()) {
 		t.state.Store(threadStopped)
 		unregisterThread(g, t)
 		close(t.done)
+		// The goroutine lives on (in tests, the next test runs on it): it
+		// gets a fresh main-thread record if it asks again.
+		mainMu.Lock()
+		if mainThread.CompareAndSwap(t, nil) {
+			mainGoid.Store(prevGoid)
+		}
+		mainMu.Unlock()
 		nonDaemon.mu.Lock()
 		for nonDaemon.n > 0 {
 			nonDaemon.cond.Wait()
