@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	_ "unsafe" // for go:linkname
 
 	"go.uber.org/zap"
 )
@@ -302,10 +303,24 @@ func endHold(p Primitive, e *ext, g uint64) {
 	notify(func(o Observer) { o.ObserveHold(ev) })
 }
 
-var clockBase = time.Now()
+// runtimeNano is the runtime's monotonic clock: half the cost of time.Now,
+// which also reads the wall clock. It is one of the runtime functions kept
+// reachable for linkname on purpose.
+//
+//go:linkname runtimeNano runtime.nanotime
+func runtimeNano() int64
+
+var (
+	clockBase     = time.Now()
+	clockBaseNano = runtimeNano()
+)
 
 // nanotime is a monotonic clock reading in nanoseconds, never 0.
-func nanotime() int64 { return int64(time.Since(clockBase)) + 1 }
+func nanotime() int64 { return runtimeNano() - clockBaseNano + 1 }
+
+// timeAt turns a nanotime reading back into a time.Time (with its monotonic
+// reading, so Sub and Since stay exact).
+func timeAt(n int64) time.Time { return clockBase.Add(time.Duration(n - 1)) }
 
 // waitRecord is a wait that is visible in its thread's record: what the live
 // graph and the deadlock detector read. It is made only once a wait really
@@ -330,7 +345,7 @@ type waitScope struct {
 	holder uint64
 	hth    *Thread // the holder's thread when the wait began, if known
 	ctx    context.Context
-	start  time.Time
+	start  int64 // nanotime
 	rec    *waitRecord
 	w      *waiter
 }
@@ -341,7 +356,7 @@ func beginWait(p Primitive, e *ext, kind WaitKind, g, holder uint64, d deadline)
 		e.contentions.Add(1)
 		e.waiters.Add(1)
 	}
-	sc := waitScope{p: p, e: e, kind: kind, g: g, holder: holder, ctx: d.ctx, start: time.Now()}
+	sc := waitScope{p: p, e: e, kind: kind, g: g, holder: holder, ctx: d.ctx, start: nanotime()}
 	if holder != 0 && hasObservers() {
 		sc.hth = lookupThread(holder)
 	}
@@ -355,7 +370,7 @@ func (s *waitScope) publish() {
 	}
 	t := threadForGoid(s.g)
 	r := &waitRecord{thread: t, e: s.e, w: s.w}
-	r.info = WaitInfo{Primitive: s.p, Kind: s.kind, Holder: s.holder, Since: s.start}
+	r.info = WaitInfo{Primitive: s.p, Kind: s.kind, Holder: s.holder, Since: timeAt(s.start)}
 	if waitStacks.Load() {
 		var pcs [32]uintptr
 		n := runtime.Callers(3, pcs[:])
@@ -367,7 +382,7 @@ func (s *waitScope) publish() {
 
 // end closes the wait with its outcome and delivers the WaitEvent.
 func (s *waitScope) end(out Outcome) {
-	d := time.Since(s.start)
+	d := time.Duration(nanotime() - s.start)
 	var t *Thread
 	if s.rec != nil {
 		t = s.rec.thread
@@ -395,7 +410,7 @@ func (s *waitScope) end(out Outcome) {
 	}
 	ev := &WaitEvent{
 		Primitive: s.p, Kind: s.kind, Waiter: t,
-		Holder: s.hth, HolderIdent: s.holder, Start: s.start, Duration: d, Outcome: out, Ctx: ctx,
+		Holder: s.hth, HolderIdent: s.holder, Start: timeAt(s.start), Duration: d, Outcome: out, Ctx: ctx,
 	}
 	notify(func(o Observer) { o.ObserveWait(ev) })
 }

@@ -37,7 +37,7 @@ func (l *Lock) registerSelf(e *ext) {
 func (l *Lock) Acquire() {
 	g := curGoid()
 	if l.m.state.CompareAndSwap(0, g<<ownerShift|mLocked) {
-		l.m.acq.Add(1)
+		l.m.acq.inc()
 		if holdEvery.Load() != 0 {
 			l.sampled()
 		}
@@ -89,7 +89,7 @@ func (l *Lock) AcquireContext(ctx context.Context) error {
 func (l *Lock) acquire(d deadline, wk WaitKind) (bool, error) {
 	g := curGoid()
 	if l.m.state.CompareAndSwap(0, g<<ownerShift|mLocked) {
-		l.m.acq.Add(1)
+		l.m.acq.inc()
 	} else if ok, err := l.m.lockSlow(l, KindLock, wk, g, d); !ok {
 		return false, err
 	}

@@ -23,7 +23,7 @@ import (
 // parked waiters.
 type mutexCore struct {
 	state atomic.Uint64
-	acq   atomic.Uint64
+	acq   holderCount // written only by the holder
 	x     atomic.Pointer[ext]
 }
 
@@ -55,7 +55,7 @@ func (m *mutexCore) tryLock(g uint64) bool {
 			return false
 		}
 		if m.state.CompareAndSwap(s, s|g<<ownerShift|mLocked) {
-			m.acq.Add(1)
+			m.acq.inc()
 			return true
 		}
 	}
@@ -152,7 +152,7 @@ func (m *mutexCore) enqueueLocked(e *ext, w *waiter, g uint64, front bool) (hold
 		s := m.state.Load()
 		if s&mLocked == 0 {
 			if m.state.CompareAndSwap(s, s|g<<ownerShift|mLocked) {
-				m.acq.Add(1)
+				m.acq.inc()
 				return 0, true
 			}
 			continue
@@ -252,7 +252,7 @@ func (m *mutexCore) holders() []uint64 {
 }
 
 func (m *mutexCore) stats() Stats {
-	s := Stats{Acquisitions: m.acq.Load()}
+	s := Stats{Acquisitions: m.acq.load()}
 	if e := m.x.Load(); e != nil {
 		e.slowStats(&s)
 	}

@@ -3,7 +3,6 @@ package threading
 import (
 	"context"
 	"fmt"
-	"sync/atomic"
 	"time"
 )
 
@@ -12,7 +11,7 @@ import (
 // owner may release it. The zero value is an unlocked RLock.
 type RLock struct {
 	m     mutexCore
-	count atomic.Int64 // recursion level; written by the owner only
+	count holderCount // recursion level; written by the owner only
 }
 
 // NewRLock returns an unlocked RLock. Options: WithName.
@@ -36,8 +35,8 @@ func (l *RLock) registerSelf(e *ext) {
 func (l *RLock) Acquire() {
 	g := curGoid()
 	if l.m.state.CompareAndSwap(0, g<<ownerShift|mLocked) {
-		l.m.acq.Add(1)
-		l.count.Store(1)
+		l.m.acq.inc()
+		l.count.store(1)
 		return
 	}
 	l.acquireSlow(g, forever, WaitAcquire)
@@ -45,12 +44,12 @@ func (l *RLock) Acquire() {
 
 func (l *RLock) acquireSlow(g uint64, d deadline, wk WaitKind) (bool, error) {
 	if s := l.m.state.Load(); s&mLocked != 0 && ownerOf(s) == g {
-		l.count.Add(1)
+		l.count.inc()
 		return true, nil
 	}
 	ok, err := l.m.lockSlow(l, KindRLock, wk, g, d)
 	if ok {
-		l.count.Store(1)
+		l.count.store(1)
 	}
 	return ok, err
 }
@@ -87,11 +86,11 @@ func (l *RLock) Release() error {
 	if s&mLocked == 0 || ownerOf(s) != curGoid() {
 		return misuse(l, "release", ErrNotOwner)
 	}
-	if c := l.count.Load(); c > 1 {
-		l.count.Store(c - 1)
+	if c := l.count.load(); c > 1 {
+		l.count.store(c - 1)
 		return nil
 	}
-	l.count.Store(0)
+	l.count.store(0)
 	if holdEvery.Load() != 0 {
 		endHold(l, l.m.x.Load(), ownerOf(s))
 	}
@@ -121,7 +120,7 @@ func (l *RLock) RecursionCount() int {
 	if !l.Owned() {
 		return 0
 	}
-	return int(l.count.Load())
+	return int(l.count.load())
 }
 
 // Owner is the ident of the holding goroutine, or 0.
@@ -157,7 +156,7 @@ func (l *RLock) String() string {
 	if s&mLocked == 0 {
 		return fmt.Sprintf("<unlocked %s count=0>", describe(KindRLock, &l.m.x))
 	}
-	return fmt.Sprintf("<locked %s owner=%s count=%d>", describe(KindRLock, &l.m.x), threadName(ownerOf(s)), l.count.Load())
+	return fmt.Sprintf("<locked %s owner=%s count=%d>", describe(KindRLock, &l.m.x), threadName(ownerOf(s)), l.count.load())
 }
 
 func (l *RLock) isOwned() bool { return l.Owned() }
@@ -168,7 +167,8 @@ func (l *RLock) releaseSave() (int, error) {
 	if !l.Owned() {
 		return 0, ErrNotOwner
 	}
-	c := l.count.Swap(0)
+	c := l.count.load()
+	l.count.store(0)
 	l.m.unlock()
 	return int(c), nil
 }
@@ -178,7 +178,7 @@ func (l *RLock) acquireRestore(c int) {
 	if !l.m.tryLock(g) {
 		l.m.lockSlow(l, KindRLock, WaitReacquire, g, forever)
 	}
-	l.count.Store(int64(c))
+	l.count.store(uint64(c))
 }
 
 func (l *RLock) primitive() Primitive { return l }

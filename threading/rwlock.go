@@ -103,7 +103,7 @@ func (rw *RWLock) Lock() {
 	if !rw.w.state.CompareAndSwap(0, g<<ownerShift|mLocked) {
 		rw.w.lockSlow(rw, KindRWLock, WaitAcquire, g, forever)
 	} else {
-		rw.w.acq.Add(1)
+		rw.w.acq.inc()
 	}
 	r := rw.readerCount.Add(-rwMaxReaders) + rwMaxReaders
 	if r != 0 && rw.readerWait.Add(r) != 0 {
@@ -126,7 +126,7 @@ func (rw *RWLock) TryLock() bool {
 		return false
 	}
 	if !rw.readerCount.CompareAndSwap(0, -rwMaxReaders) {
-		rw.w.acq.Add(^uint64(0))
+		rw.w.acq.dec()
 		rw.w.unlock()
 		return false
 	}

@@ -1,0 +1,18 @@
+//go:build !race && (amd64 || arm64)
+
+package threading
+
+// holderCount counts the acquisitions of a mutual-exclusion lock without a
+// locked instruction. Only the goroutine that has just acquired the lock
+// increments it, so increments are ordered by the lock itself and never race
+// with each other. Readers (Stats) load it without the lock: the Go memory
+// model lets a read of an aligned, word-sized value observe some earlier
+// write, never a torn one, on these 64-bit platforms. The race detector
+// cannot see that ordering, so race builds (and other platforms) use an
+// atomic counter instead (counter_atomic.go).
+type holderCount struct{ n uint64 }
+
+func (c *holderCount) inc()           { c.n++ }
+func (c *holderCount) load() uint64   { return c.n }
+func (c *holderCount) dec()           { c.n-- }
+func (c *holderCount) store(v uint64) { c.n = v }
