@@ -73,13 +73,15 @@ func TestLocalPerThread(t *testing.T) {
 }
 
 // test_dict_attribute [A]: the per-thread state is exactly what was set.
+// test_dict_attribute_subclass: the same with an initialiser.
 func TestLocalDictAttribute(t *testing.T) {
-	l := &Local[map[string]int]{}
-	l.Set(map[string]int{"x": 5})
-	if v := l.Get(); len(v) != 1 || v["x"] != 5 {
-		t.Fatal(v)
+	for _, l := range []*Local[map[string]int]{{}, NewLocal(func() map[string]int { return map[string]int{} })} {
+		l.Set(map[string]int{"x": 5})
+		if v := l.Get(); len(v) != 1 || v["x"] != 5 {
+			t.Fatal(v)
+		}
+		l.Delete()
 	}
-	l.Delete()
 }
 
 // Gap: a thread's value disappears when the thread ends, deterministically:
