@@ -223,10 +223,7 @@ func (b *Barrier) Holders() []uint64 { return nil }
 
 // String is Python's repr: <Barrier: waiters=2/3>, or <Barrier: broken>.
 func (b *Barrier) String() string {
-	name := ""
-	if b.x.name != "" {
-		name = fmt.Sprintf(" %q", b.x.name)
-	}
+	name := quotedName(b.x)
 	if b.Broken() {
 		return fmt.Sprintf("<Barrier%s: broken>", name)
 	}

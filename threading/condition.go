@@ -242,9 +242,6 @@ func (c *Condition) Holders() []uint64 { return c.lock.primitive().Holders() }
 // String is Python's repr: <Condition(<locked RLock ...>, 2)>, the second
 // field the number of waiters.
 func (c *Condition) String() string {
-	name := ""
-	if c.x.name != "" {
-		name = fmt.Sprintf(" %q", c.x.name)
-	}
+	name := quotedName(c.x)
 	return fmt.Sprintf("<Condition%s(%s, %d)>", name, c.lock, c.waiters.Load())
 }

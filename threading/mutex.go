@@ -102,18 +102,10 @@ func (m *mutexCore) lockSlow(p registrant, kind Kind, wk WaitKind, g uint64, d d
 	for {
 		r, out := park(w, d, &rec)
 		if r == 0 { // the deadline won; settle under the queue lock
-			e.mu.Lock()
-			if w.queued {
-				e.q.remove(w)
-				m.clearWaitersIfEmpty(e)
-				e.mu.Unlock()
+			if e.withdraw(w, func() { m.clearWaitersIfEmpty(e) }) {
 				rec.end(out)
-				if out == OutcomeCancelled {
-					return false, d.ctx.Err()
-				}
-				return false, nil
+				return false, gaveUp(out, d)
 			}
-			e.mu.Unlock()
 			// Dequeued by a release (or the breaker) just as the deadline
 			// passed: its wake is in the channel.
 			r = <-w.ch
@@ -126,10 +118,7 @@ func (m *mutexCore) lockSlow(p registrant, kind Kind, wk WaitKind, g uint64, d d
 				return false, ErrDeadlock
 			}
 			rec.end(out)
-			if out == OutcomeCancelled {
-				return false, d.ctx.Err()
-			}
-			return false, nil
+			return false, gaveUp(out, d)
 		}
 		if r == wakeDeadlock {
 			rec.end(OutcomeDeadlock)

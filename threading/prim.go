@@ -329,3 +329,11 @@ func Classes() []ClassStats {
 }
 
 func callersInto(pcs []uintptr, skip int) int { return runtime.Callers(skip, pcs) }
+
+// quotedName is ` "name"` for a named primitive, for String methods.
+func quotedName(e *ext) string {
+	if e.name == "" {
+		return ""
+	}
+	return fmt.Sprintf(" %q", e.name)
+}

@@ -158,18 +158,10 @@ func (s *semaphore) acquireSlow(d deadline) (bool, error) {
 	rec.w = w
 	r, out := park(w, d, &rec)
 	if r == 0 {
-		e.mu.Lock()
-		if w.queued {
-			e.q.remove(w)
-			s.nwait.Add(-1)
-			e.mu.Unlock()
+		if e.withdraw(w, func() { s.nwait.Add(-1) }) {
 			rec.end(out)
-			if out == OutcomeCancelled {
-				return false, d.ctx.Err()
-			}
-			return false, nil
+			return false, gaveUp(out, d)
 		}
-		e.mu.Unlock()
 		r = <-w.ch // a permit was handed over as the deadline passed
 	}
 	if r == wakeDeadlock {
@@ -249,10 +241,7 @@ func (s *semaphore) Holders() []uint64 { return nil }
 
 // String is Python's repr: <Semaphore: value=3>, <BoundedSemaphore: value=2/3>.
 func (s *semaphore) String() string {
-	name := ""
-	if s.x.name != "" {
-		name = fmt.Sprintf(" %q", s.x.name)
-	}
+	name := quotedName(s.x)
 	if s.x.kind == KindBoundedSemaphore {
 		return fmt.Sprintf("<%s%s: value=%d/%d>", s.x.kind, name, s.value.Load(), s.bound)
 	}

@@ -211,3 +211,26 @@ func waitChan(ch <-chan struct{}, d deadline, sc *waitScope) Outcome {
 		return OutcomeTimeout
 	}
 }
+
+// withdraw takes w out of e's queue once its deadline has passed, running
+// onRemove under the queue lock. It reports false when a wake took w out
+// first: that wake is then in w.ch, and the caller must settle it.
+func (e *ext) withdraw(w *waiter, onRemove func()) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !w.queued {
+		return false
+	}
+	e.q.remove(w)
+	onRemove()
+	return true
+}
+
+// gaveUp is the error of a wait that ended without its resource: ctx.Err()
+// for a cancelled context, nil for a timeout (the bool result says it).
+func gaveUp(out Outcome, d deadline) error {
+	if out == OutcomeCancelled {
+		return d.ctx.Err()
+	}
+	return nil
+}
