@@ -118,3 +118,25 @@ func TestExceptHookOriginal(t *testing.T) {
 		t.Fatal(custom)
 	}
 }
+
+// Misuse is logged at warning level with structured fields; reports at
+// error level.
+func TestMisuseAndReportLogs(t *testing.T) {
+	logs := withLogs(t)
+	l := NewLock(WithName("logged"))
+	_ = l.Release()
+	e := logs.FilterMessage("threading: misuse: release").All()
+	if len(e) != 1 || e[0].Level != zapcore.WarnLevel {
+		t.Fatalf("%v", logs.All())
+	}
+	f := e[0].ContextMap()
+	if f["kind"] != "Lock" || f["op"] != "release" || f["primitive"] != `<unlocked Lock "logged">` || f["thread"] == "" ||
+		!strings.Contains(fmt.Sprint(f["error"]), "release unlocked lock") {
+		t.Fatalf("fields %v", f)
+	}
+	Publish(&Report{Kind: ReportLongWait, Summary: "long wait", Primitives: []Primitive{l}, Threads: []*Thread{CurrentThread()}, Duration: 3e9})
+	r := logs.FilterMessage("long wait").All()
+	if len(r) != 1 || r[0].Level != zapcore.ErrorLevel || r[0].ContextMap()["kind"] != "long_wait" || r[0].ContextMap()["duration"] == nil {
+		t.Fatalf("%v", logs.All())
+	}
+}

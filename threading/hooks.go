@@ -154,6 +154,9 @@ type Report struct {
 	// Summary is one line; Detail the full text, like a JVM thread dump.
 	Summary string
 	Detail  string
+	// Duration is how long the wait concerned had lasted (long waits,
+	// deadlocks), or 0.
+	Duration time.Duration
 }
 
 // Observer receives what the package sees. Methods are called synchronously,
@@ -245,6 +248,9 @@ func Publish(r *Report) {
 		r.Time = time.Now()
 	}
 	fields := []zap.Field{zap.String("kind", r.Kind.String())}
+	if r.Duration > 0 {
+		fields = append(fields, zap.Duration("duration", r.Duration))
+	}
 	for _, t := range r.Threads {
 		fields = append(fields, zap.String("thread", t.Name()))
 	}
@@ -258,9 +264,17 @@ func Publish(r *Report) {
 	notify(func(o Observer) { o.ObserveReport(r) })
 }
 
+// misuse reports a misuse error to the logger (warning level) and the
+// observers, then returns it.
 func misuse(p Primitive, op string, err error) error {
+	t := CurrentThread()
+	fields := []zap.Field{zap.String("thread", t.Name()), zap.Uint64("ident", t.Ident()), zap.String("op", op), zap.Error(err)}
+	if p != nil {
+		fields = append(fields, zap.String("primitive", p.String()), zap.String("kind", p.Kind().String()))
+	}
+	Logger().Warn("threading: misuse: "+op, fields...)
 	if hasObservers() {
-		ev := &MisuseEvent{Primitive: p, Thread: CurrentThread(), Op: op, Err: err}
+		ev := &MisuseEvent{Primitive: p, Thread: t, Op: op, Err: err}
 		notify(func(o Observer) { o.ObserveMisuse(ev) })
 	}
 	return err
