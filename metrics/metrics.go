@@ -87,6 +87,8 @@ type Metrics struct {
 	misuse       *prometheus.CounterVec
 	collector    *collector
 
+	waitObs, holdObs observerCache
+
 	remove    func()
 	closeOnce sync.Once
 }
@@ -165,10 +167,43 @@ func labelOf(p threading.Primitive) string {
 	return threading.Label(p)
 }
 
+// observerCache maps a primitive's kind and label to its histogram child, so
+// the slow path skips the label cap and the vector's hashing after the first
+// wait of each series.
+type observerCache struct {
+	mu sync.RWMutex
+	m  map[cacheKey]prometheus.Observer
+}
+
+type cacheKey struct {
+	kind  threading.Kind
+	label string
+}
+
+func (c *observerCache) get(vec *prometheus.HistogramVec, l *labeler, p threading.Primitive) prometheus.Observer {
+	k := cacheKey{p.Kind(), labelOf(p)}
+	c.mu.RLock()
+	obs, ok := c.m[k]
+	c.mu.RUnlock()
+	if ok {
+		return obs
+	}
+	kind := k.kind.String()
+	obs = vec.WithLabelValues(kind, l.get(kind, k.label))
+	c.mu.Lock()
+	if c.m == nil {
+		c.m = make(map[cacheKey]prometheus.Observer)
+	}
+	if len(c.m) < 4*l.max { // past the cap, labels repeat: keep the cache bounded too
+		c.m[k] = obs
+	}
+	c.mu.Unlock()
+	return obs
+}
+
 // ObserveWait implements threading.Observer.
 func (m *Metrics) ObserveWait(e *threading.WaitEvent) {
-	kind := e.Primitive.Kind().String()
-	obs := m.wait.WithLabelValues(kind, m.labels.get(kind, labelOf(e.Primitive)))
+	obs := m.waitObs.get(m.wait, m.labels, e.Primitive)
 	secs := e.Duration.Seconds()
 	if m.cfg.traceID != nil {
 		if id, ok := m.cfg.traceID(e.Ctx); ok {
@@ -183,8 +218,7 @@ func (m *Metrics) ObserveWait(e *threading.WaitEvent) {
 
 // ObserveHold implements threading.Observer.
 func (m *Metrics) ObserveHold(e *threading.HoldEvent) {
-	kind := e.Primitive.Kind().String()
-	m.hold.WithLabelValues(kind, m.labels.get(kind, labelOf(e.Primitive))).Observe(e.Duration.Seconds())
+	m.holdObs.get(m.hold, m.labels, e.Primitive).Observe(e.Duration.Seconds())
 }
 
 // ObserveThread implements threading.Observer.
