@@ -603,9 +603,12 @@ func Enumerate() []*Thread {
 func ActiveCount() int { return len(Enumerate()) }
 
 // maybePrune drops the records of dummy threads whose goroutines have ended,
-// at most once a second.
+// at most once a second, and only while a goroutine dump is cheap: in a
+// process with more than maxPruneGoroutines goroutines, dummies are pruned
+// only when they outnumber twice the live goroutines (threadForGoid), which
+// keeps the dump's cost amortised over the dummies it removes.
 func maybePrune() {
-	if dummyCount.Load() == 0 {
+	if dummyCount.Load() == 0 || runtime.NumGoroutine() > maxPruneGoroutines {
 		return
 	}
 	if nanotime()-lastPrune.Load() < int64(time.Second) {
@@ -641,6 +644,8 @@ func pruneDummies() {
 	}
 	lastPrune.Store(nanotime())
 }
+
+const maxPruneGoroutines = 10000
 
 var stackBuf []byte // guarded by pruneMu
 
