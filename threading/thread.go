@@ -218,11 +218,13 @@ func (t *Thread) finish(g uint64, err error, panicked bool) {
 	t.localsMu.Unlock()
 	unregisterThread(g, t)
 	t.state.Store(threadStopped)
-	close(t.done)
+	// Observers hear of the end before joiners return, so whatever they
+	// record (a counter, a span) is there once Join is.
 	if hasObservers() {
 		ev := &ThreadEvent{Thread: t, Kind: ThreadEnded, Err: err, Panicked: panicked}
 		notify(func(o Observer) { o.ObserveThread(ev) })
 	}
+	close(t.done)
 	if !t.Daemon() {
 		nonDaemonAdd(-1)
 	}
