@@ -44,8 +44,16 @@ type WaitInfo struct {
 	// Holder is the goroutine ident that held the primitive when the wait
 	// began (0 when it has no single holder).
 	Holder uint64
-	pcs    []uintptr
+	// Seq identifies this wait: unique in the process, so a reader can tell
+	// a wait that went on from a new one on the same primitive.
+	Seq uint64
+	// Cancellable is true for the Context forms (AcquireContext,
+	// WaitContext, JoinContext).
+	Cancellable bool
+	pcs         []uintptr
 }
+
+var waitSeq atomic.Uint64
 
 // waitStacks makes every published wait capture its call stack.
 var waitStacks atomic.Bool
@@ -384,7 +392,8 @@ func (s *waitScope) publish() {
 	}
 	t := threadForGoid(s.g)
 	r := &waitRecord{thread: t, e: s.e, w: s.w}
-	r.info = WaitInfo{Primitive: s.p, Kind: s.kind, Holder: s.holder, Since: timeAt(s.start)}
+	r.info = WaitInfo{Primitive: s.p, Kind: s.kind, Holder: s.holder, Since: timeAt(s.start),
+		Seq: waitSeq.Add(1), Cancellable: s.ctx != nil}
 	if waitStacks.Load() {
 		var pcs [32]uintptr
 		n := runtime.Callers(3, pcs[:])

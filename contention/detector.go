@@ -1,0 +1,302 @@
+package contention
+
+import (
+	"bytes"
+	"fmt"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/threadmon/threadmon/threading"
+)
+
+// Policy is what a Detector does with a confirmed deadlock.
+type Policy int
+
+const (
+	// PolicyReport publishes the report to threading's observers and logger
+	// and calls the callback, if any. The default.
+	PolicyReport Policy = iota
+	// PolicyPanic reports, then panics with the report's text: for tests.
+	PolicyPanic
+)
+
+// Report is a confirmed deadlock.
+type Report struct {
+	// ID identifies the deadlock: its threads and their waits.
+	ID      string         `json:"id"`
+	Time    time.Time      `json:"time"`
+	Threads []ReportThread `json:"threads"`
+	// Primitives are the labels of the primitives in the cycle.
+	Primitives []string `json:"primitives"`
+	// Text reads like a JVM thread dump's "Found one deadlock".
+	Text string `json:"text"`
+}
+
+// ReportThread is one thread of a deadlock.
+type ReportThread struct {
+	Name  string `json:"name"`
+	Ident uint64 `json:"ident"`
+	// WaitsOn is the primitive it waits on (its String()), WaitKind what
+	// for, Since since when.
+	WaitsOn  string    `json:"waits_on"`
+	WaitKind string    `json:"wait_kind"`
+	Since    time.Time `json:"since"`
+	// HeldBy is the name of the thread of the cycle that holds it.
+	HeldBy string `json:"held_by"`
+	// Holds are the primitives it holds.
+	Holds []string `json:"holds"`
+	// Stack is where it waits, from a goroutine dump.
+	Stack string `json:"stack"`
+}
+
+// Option configures a Detector.
+type Option func(*Detector)
+
+// WithInterval sets how often the detector looks (default 250 ms). A
+// deadlock is confirmed on the look after the one that found it, so it is
+// reported within about two intervals.
+func WithInterval(d time.Duration) Option { return func(dt *Detector) { dt.interval = d } }
+
+// WithPolicy sets the policy (default PolicyReport).
+func WithPolicy(p Policy) Option { return func(dt *Detector) { dt.policy = p } }
+
+// WithCallback is called once for each deadlock found, on the detector's
+// goroutine.
+func WithCallback(fn func(*Report)) Option { return func(dt *Detector) { dt.callback = fn } }
+
+// Detector looks for deadlocks in the background.
+type Detector struct {
+	interval time.Duration
+	policy   Policy
+	callback func(*Report)
+
+	mu       sync.Mutex
+	reports  []*Report
+	reported map[string]bool
+	pending  map[string]bool
+
+	stop chan struct{}
+	done chan struct{}
+	once sync.Once
+}
+
+var (
+	defaultMu  sync.Mutex
+	defaultDet *Detector
+)
+
+// Start starts a Detector. The first one started is the default, whose
+// reports Handler serves.
+func Start(opts ...Option) *Detector {
+	d := &Detector{interval: 250 * time.Millisecond, reported: map[string]bool{}, pending: map[string]bool{},
+		stop: make(chan struct{}), done: make(chan struct{})}
+	for _, o := range opts {
+		o(d)
+	}
+	if d.interval <= 0 {
+		d.interval = 250 * time.Millisecond
+	}
+	defaultMu.Lock()
+	if defaultDet == nil {
+		defaultDet = d
+	}
+	defaultMu.Unlock()
+	go d.run()
+	return d
+}
+
+// Default is the first running Detector, or nil.
+func Default() *Detector {
+	defaultMu.Lock()
+	defer defaultMu.Unlock()
+	return defaultDet
+}
+
+// Stop stops the detector and waits for its goroutine to end.
+func (d *Detector) Stop() {
+	d.once.Do(func() {
+		close(d.stop)
+		<-d.done
+		defaultMu.Lock()
+		if defaultDet == d {
+			defaultDet = nil
+		}
+		defaultMu.Unlock()
+	})
+}
+
+// Reports returns the deadlocks found so far, oldest first.
+func (d *Detector) Reports() []*Report {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]*Report(nil), d.reports...)
+}
+
+func (d *Detector) run() {
+	defer close(d.done)
+	t := time.NewTicker(d.interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-d.stop:
+			return
+		case <-t.C:
+			for _, r := range d.check(Snapshot()) {
+				d.deliver(r)
+			}
+		}
+	}
+}
+
+// check finds the cycles of g, and returns reports for those already seen,
+// unchanged, by the previous check: a cycle that breaks in between is never
+// reported, and each deadlock is reported once.
+func (d *Detector) check(g *Graph) []*Report {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	next := map[string]bool{}
+	var out []*Report
+	for _, c := range g.cycles() {
+		key := cycleKey(g, c)
+		if d.reported[key] {
+			continue
+		}
+		if d.pending[key] {
+			r := buildReport(g, c, key)
+			d.reported[key] = true
+			d.reports = append(d.reports, r)
+			out = append(out, r)
+			continue
+		}
+		next[key] = true
+	}
+	d.pending = next
+	return out
+}
+
+func (d *Detector) deliver(r *Report) {
+	threads := make([]*threading.Thread, 0, len(r.Threads))
+	for _, t := range r.Threads {
+		if th := threading.LookupThread(t.Ident); th != nil {
+			threads = append(threads, th)
+		}
+	}
+	var longest time.Duration
+	for _, t := range r.Threads {
+		if w := r.Time.Sub(t.Since); w > longest {
+			longest = w
+		}
+	}
+	threading.Publish(&threading.Report{
+		Kind: threading.ReportDeadlock, Time: r.Time, Threads: threads,
+		Summary: "threading: deadlock: " + strings.Join(r.Primitives, ", "), Detail: r.Text, Duration: longest,
+	})
+	if d.callback != nil {
+		d.callback(r)
+	}
+	if d.policy == PolicyPanic {
+		panic("threading: deadlock detected\n" + r.Text)
+	}
+}
+
+// cycleKey names a cycle by its threads and their waits: the same key means
+// the same threads still blocked in the same waits.
+func cycleKey(g *Graph, c []string) string {
+	parts := make([]string, len(c))
+	for i, id := range c {
+		parts[i] = id + "@" + strconv.FormatUint(g.threads[id].Wait.Seq, 10)
+	}
+	return strings.Join(parts, ">")
+}
+
+func buildReport(g *Graph, c []string, key string) *Report {
+	r := &Report{ID: key, Time: g.Time}
+	idents := make([]uint64, len(c))
+	for i, id := range c {
+		idents[i] = g.threads[id].Ident
+	}
+	stacks := goroutineStacks(idents)
+	var b strings.Builder
+	b.WriteString("Found one deadlock:\n=============================\n")
+	for i, id := range c {
+		t := g.threads[id]
+		p := g.prims[t.Wait.Primitive]
+		holder := g.threads[c[(i+1)%len(c)]]
+		rt := ReportThread{Name: t.Name, Ident: t.Ident, WaitsOn: p.State, WaitKind: t.Wait.Kind, Since: t.Wait.Since,
+			HeldBy: holder.Name, Stack: stacks[t.Ident], Holds: []string{}}
+		for _, h := range t.Holds {
+			rt.Holds = append(rt.Holds, g.prims[h].State)
+		}
+		r.Threads = append(r.Threads, rt)
+		r.Primitives = append(r.Primitives, fmt.Sprintf("%s %q", p.Kind, p.Label))
+		fmt.Fprintf(&b, "%q (ident %d):\n  waiting to %s %s %q, which is held by %q, for %s\n",
+			t.Name, t.Ident, t.Wait.Kind, p.Kind, p.Label, holder.Name, g.Time.Sub(t.Wait.Since).Round(time.Millisecond))
+		for _, h := range rt.Holds {
+			fmt.Fprintf(&b, "  holding %s\n", h)
+		}
+	}
+	b.WriteString("\nStacks of the threads listed above:\n===================================================\n")
+	for _, t := range r.Threads {
+		fmt.Fprintf(&b, "%q (ident %d):\n%s\n", t.Name, t.Ident, indent(t.Stack))
+	}
+	b.WriteString("\nFound 1 deadlock.\n")
+	r.Text = b.String()
+	return r
+}
+
+func indent(s string) string {
+	if s == "" {
+		return "\t(stack not available)"
+	}
+	return "\t" + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n\t")
+}
+
+// goroutineStacks returns the stacks of the given goroutines from one dump of
+// all goroutines. Costly (it stops the world briefly), so it is taken only
+// for a report.
+func goroutineStacks(idents []uint64) map[uint64]string {
+	want := map[uint64]bool{}
+	for _, id := range idents {
+		want[id] = true
+	}
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		if len(buf) >= 64<<20 {
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	out := map[uint64]string{}
+	for _, block := range bytes.Split(buf, []byte("\n\n")) {
+		header, _, _ := bytes.Cut(block, []byte("\n"))
+		fields := strings.Fields(string(header))
+		if len(fields) < 2 || fields[0] != "goroutine" {
+			continue
+		}
+		id, err := strconv.ParseUint(fields[1], 10, 64)
+		if err == nil && want[id] {
+			out[id] = string(block)
+		}
+	}
+	return out
+}
+
+// CheckNow looks twice, confirm apart, and returns the deadlocks present in
+// both looks: what /deadlocks serves when no Detector runs.
+func CheckNow(confirm time.Duration) []*Report {
+	d := &Detector{reported: map[string]bool{}, pending: map[string]bool{}}
+	d.check(Snapshot())
+	time.Sleep(confirm)
+	out := d.check(Snapshot())
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}

@@ -1,0 +1,226 @@
+// Package contention reads package threading's registry to answer what a
+// service that hangs or crawls needs answered: who holds what, who waits on
+// whom, and whether the waiting has closed into a deadlock.
+//
+// Snapshot returns the wait-for graph; a Detector finds deadlocks in it and
+// reports each one once; Handler serves both as JSON (and DOT) over HTTP.
+package contention
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/threadmon/threadmon/threading"
+)
+
+// Thread is a thread in a snapshot.
+type Thread struct {
+	// ID is the node id in the graph: "t" and the ident.
+	ID     string `json:"id"`
+	Name   string `json:"name"`
+	Ident  uint64 `json:"ident"`
+	Daemon bool   `json:"daemon"`
+	// Dummy is true for an alien goroutine seen by the package.
+	Dummy bool `json:"dummy"`
+	// State is "running" or "waiting".
+	State string `json:"state"`
+	// Wait is what the thread waits on, when State is "waiting".
+	Wait *Wait `json:"wait,omitempty"`
+	// Holds are the ids of the primitives the thread holds.
+	Holds []string `json:"holds"`
+}
+
+// Wait is a thread's wait in progress.
+type Wait struct {
+	// Primitive is the id of the primitive waited on.
+	Primitive string `json:"primitive"`
+	// Kind is what is waited for: acquire, read, notify, reacquire, event,
+	// barrier, join.
+	Kind  string    `json:"kind"`
+	Since time.Time `json:"since"`
+	// Seconds is how long the wait has lasted at the snapshot.
+	Seconds float64 `json:"seconds"`
+	// Seq identifies the wait (see threading.WaitInfo.Seq).
+	Seq uint64 `json:"seq"`
+	// Cancellable is true for waits through a Context.
+	Cancellable bool `json:"cancellable"`
+}
+
+// Primitive is a primitive in a snapshot.
+type Primitive struct {
+	// ID is the node id: "p" and the registry id (for a joined thread, "j"
+	// and its ident).
+	ID    string `json:"id"`
+	Kind  string `json:"kind"`
+	Name  string `json:"name"`
+	Class string `json:"class"`
+	// Label is the name, or the class where unnamed.
+	Label string `json:"label"`
+	// State is the primitive's String(), as Python's repr.
+	State string `json:"state"`
+	// Holders are the thread ids holding it.
+	Holders []string        `json:"holders"`
+	Stats   threading.Stats `json:"stats"`
+}
+
+// Edge is "waits_on" (thread to primitive) or "held_by" (primitive to
+// thread).
+type Edge struct {
+	From  string    `json:"from"`
+	To    string    `json:"to"`
+	Type  string    `json:"type"`
+	Kind  string    `json:"kind,omitempty"`  // the wait kind, on waits_on edges
+	Since time.Time `json:"since,omitempty"` // when the wait began, on waits_on edges
+}
+
+// Graph is a snapshot of the threads, the primitives and who waits on whom.
+type Graph struct {
+	Time       time.Time    `json:"time"`
+	Threads    []*Thread    `json:"threads"`
+	Primitives []*Primitive `json:"primitives"`
+	Edges      []Edge       `json:"edges"`
+
+	threads map[string]*Thread
+	prims   map[string]*Primitive
+	objs    map[string]threading.Primitive
+	tobjs   map[string]*threading.Thread
+	waits   map[string]threading.WaitInfo
+}
+
+func threadID(ident uint64) string { return fmt.Sprintf("t%d", ident) }
+
+func primID(p threading.Primitive) string {
+	if t, ok := p.(*threading.Thread); ok {
+		return fmt.Sprintf("j%d", t.Ident())
+	}
+	return fmt.Sprintf("p%d", p.ID())
+}
+
+// Snapshot reads the registry once: every live thread, every registered
+// primitive and every primitive waited on, with the edges between them.
+func Snapshot() *Graph {
+	g := &Graph{
+		Time:    time.Now(),
+		threads: map[string]*Thread{}, prims: map[string]*Primitive{},
+		objs: map[string]threading.Primitive{}, tobjs: map[string]*threading.Thread{},
+		waits: map[string]threading.WaitInfo{},
+	}
+	addThread := func(t *threading.Thread) *Thread {
+		id := threadID(t.Ident())
+		if n, ok := g.threads[id]; ok {
+			return n
+		}
+		n := &Thread{ID: id, Name: t.Name(), Ident: t.Ident(), Daemon: t.Daemon(), Dummy: t.IsDummy(), State: "running", Holds: []string{}}
+		g.threads[id] = n
+		g.tobjs[id] = t
+		g.Threads = append(g.Threads, n)
+		return n
+	}
+	addPrim := func(p threading.Primitive) *Primitive {
+		id := primID(p)
+		if n, ok := g.prims[id]; ok {
+			return n
+		}
+		n := &Primitive{ID: id, Kind: p.Kind().String(), Name: p.Name(), Class: p.Class(), Label: threading.Label(p),
+			State: p.String(), Stats: p.Stats(), Holders: []string{}}
+		g.prims[id] = n
+		g.objs[id] = p
+		g.Primitives = append(g.Primitives, n)
+		return n
+	}
+	for _, t := range threading.Enumerate() {
+		n := addThread(t)
+		if w, ok := t.Waiting(); ok && w.Primitive != nil {
+			p := addPrim(w.Primitive)
+			n.State = "waiting"
+			n.Wait = &Wait{Primitive: p.ID, Kind: w.Kind.String(), Since: w.Since, Seconds: g.Time.Sub(w.Since).Seconds(), Seq: w.Seq, Cancellable: w.Cancellable}
+			g.waits[n.ID] = w
+			g.Edges = append(g.Edges, Edge{From: n.ID, To: p.ID, Type: "waits_on", Kind: w.Kind.String(), Since: w.Since})
+		}
+	}
+	for _, p := range threading.Primitives() {
+		addPrim(p)
+	}
+	for _, p := range g.Primitives {
+		obj := g.objs[p.ID]
+		for _, h := range obj.Holders() {
+			var holder *Thread
+			if t := threading.LookupThread(h); t != nil {
+				holder = addThread(t)
+			} else if n, ok := g.threads[threadID(h)]; ok {
+				holder = n
+			} else {
+				holder = &Thread{ID: threadID(h), Name: fmt.Sprintf("goroutine %d", h), Ident: h, State: "unknown", Holds: []string{}}
+				g.threads[holder.ID] = holder
+				g.Threads = append(g.Threads, holder)
+			}
+			if _, isThread := obj.(*threading.Thread); !isThread {
+				holder.Holds = append(holder.Holds, p.ID)
+			}
+			p.Holders = append(p.Holders, holder.ID)
+			g.Edges = append(g.Edges, Edge{From: p.ID, To: holder.ID, Type: "held_by"})
+		}
+	}
+	sort.Slice(g.Threads, func(i, j int) bool { return g.Threads[i].Ident < g.Threads[j].Ident })
+	return g
+}
+
+// Thread returns a thread of the snapshot by id.
+func (g *Graph) Thread(id string) *Thread { return g.threads[id] }
+
+// Primitive returns a primitive of the snapshot by id.
+func (g *Graph) Primitive(id string) *Primitive { return g.prims[id] }
+
+// cycles returns the cycles of the wait-for relation among threads: T waits
+// on P, P is held by U, so T waits for U. Each cycle is the list of thread
+// ids in order, starting at its smallest id. A thread that waits on what it
+// holds itself is not a cycle here (a Lock may be released by any thread;
+// threading reports that case itself).
+func (g *Graph) cycles() [][]string {
+	next := map[string][]string{}
+	for id, t := range g.threads {
+		if t.Wait == nil {
+			continue
+		}
+		for _, h := range g.prims[t.Wait.Primitive].Holders {
+			if h != id {
+				next[id] = append(next[id], h)
+			}
+		}
+	}
+	var out [][]string
+	seen := map[string]bool{}
+	ids := make([]string, 0, len(next))
+	for id := range next {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	// Depth-first search from each thread, keeping cycles whose smallest
+	// member is the start, so each cycle is found once.
+	for _, start := range ids {
+		var path []string
+		onPath := map[string]bool{}
+		var dfs func(id string)
+		dfs = func(id string) {
+			path = append(path, id)
+			onPath[id] = true
+			for _, n := range next[id] {
+				if n == start {
+					c := append([]string(nil), path...)
+					key := fmt.Sprint(c)
+					if !seen[key] {
+						seen[key] = true
+						out = append(out, c)
+					}
+				} else if !onPath[n] && n > start && len(path) < 64 {
+					dfs(n)
+				}
+			}
+			path = path[:len(path)-1]
+			onPath[id] = false
+		}
+		dfs(start)
+	}
+	return out
+}

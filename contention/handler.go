@@ -1,0 +1,134 @@
+package contention
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Handler serves, read-only, relative to where it is mounted:
+//
+//	/threads     every live thread (JSON array of Thread)
+//	/primitives  registered and waited-on primitives (JSON array of Primitive)
+//	/graph       the wait-for graph (JSON Graph)
+//	/graph.dot   the same as Graphviz DOT, deadlock cycles in red
+//	/deadlocks   deadlock reports (JSON array of Report; [] when none)
+//
+// /deadlocks serves the default Detector's reports (see Start); without one,
+// it looks twice, 100 ms apart, and serves what it confirmed.
+//
+//	mux.Handle("/debug/threading/", http.StripPrefix("/debug/threading", contention.Handler()))
+func Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/threads", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, Snapshot().Threads) })
+	mux.HandleFunc("/primitives", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, Snapshot().Primitives) })
+	mux.HandleFunc("/graph", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, Snapshot()) })
+	mux.HandleFunc("/graph.dot", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/vnd.graphviz; charset=utf-8")
+		_, _ = w.Write([]byte(Snapshot().DOT()))
+	})
+	mux.HandleFunc("/deadlocks", func(w http.ResponseWriter, r *http.Request) {
+		var reports []*Report
+		if d := Default(); d != nil {
+			reports = d.Reports()
+		} else {
+			reports = CheckNow(100 * time.Millisecond)
+		}
+		if reports == nil {
+			reports = []*Report{}
+		}
+		writeJSON(w, reports)
+	})
+	return readOnly(mux)
+}
+
+// readOnly allows GET and HEAD only, and answers unknown paths with a JSON
+// error.
+func readOnly(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			writeError(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed: this API is read-only")
+			return
+		}
+		if _, pattern := mux.Handler(r); pattern == "" {
+			writeError(w, http.StatusNotFound, "no such path: "+r.URL.Path)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": msg})
+}
+
+// Serve serves Handler on addr (default "127.0.0.1:0", loopback), in one
+// line: addr, stop, err := contention.Serve(""). It returns the address it
+// listens on.
+func Serve(addr string) (string, func() error, error) {
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", nil, err
+	}
+	srv := &http.Server{Handler: Handler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: time.Minute}
+	go func() { _ = srv.Serve(ln) }()
+	return ln.Addr().String(), srv.Close, nil
+}
+
+// DOT renders the graph for Graphviz: threads as boxes, primitives as
+// ellipses, "waits on" edges solid, "held by" edges dashed; threads and edges
+// of deadlock cycles in red.
+func (g *Graph) DOT() string {
+	red := map[string]bool{}
+	for _, c := range g.cycles() {
+		for i, id := range c {
+			red[id] = true
+			t := g.threads[id]
+			red[t.Wait.Primitive] = true
+			red[t.Wait.Primitive+">"+c[(i+1)%len(c)]] = true
+			red[id+">"+t.Wait.Primitive] = true
+		}
+	}
+	var b strings.Builder
+	b.WriteString("digraph threading {\n  rankdir=LR;\n  node [fontname=\"Helvetica\"];\n")
+	color := func(key string) string {
+		if red[key] {
+			return ", color=red, fontcolor=red"
+		}
+		return ""
+	}
+	for _, t := range g.Threads {
+		fmt.Fprintf(&b, "  %q [shape=box, label=%q%s];\n", t.ID, t.Name+"\n"+t.State, color(t.ID))
+	}
+	for _, p := range g.Primitives {
+		fmt.Fprintf(&b, "  %q [shape=ellipse, label=%q%s];\n", p.ID, p.Kind+" "+p.Label, color(p.ID))
+	}
+	for _, e := range g.Edges {
+		style := "solid"
+		label := e.Kind
+		if e.Type == "held_by" {
+			style, label = "dashed", "held by"
+		}
+		fmt.Fprintf(&b, "  %q -> %q [style=%s, label=%q%s];\n", e.From, e.To, style, label, color(e.From+">"+e.To))
+	}
+	b.WriteString("}\n")
+	return b.String()
+}
