@@ -3,6 +3,7 @@ package contention
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -394,5 +395,52 @@ func TestHandler(t *testing.T) {
 	var e map[string]string
 	if code != 404 || json.Unmarshal(body, &e) != nil || e["error"] == "" {
 		t.Fatalf("404: %d %s", code, body)
+	}
+}
+
+// PolicyBreak ends one cancellable wait with ErrDeadlock; the others go on.
+func TestPolicyBreak(t *testing.T) {
+	found := make(chan *Report, 1)
+	d := Start(WithInterval(50*time.Millisecond), WithPolicy(PolicyBreak), WithCallback(func(r *Report) { found <- r }))
+	defer d.Stop()
+	a := threading.NewLock(threading.WithName("txn-a"))
+	b := threading.NewLock(threading.WithName("txn-b"))
+	bar, _ := threading.NewBarrier(2)
+	errs := make([]error, 2)
+	txn := func(i int, first, second *threading.Lock) *threading.Thread {
+		return spawn(fmt.Sprintf("txn-%d", i), func() error {
+			first.Acquire()
+			defer first.Release()
+			_, _ = bar.Wait()
+			if err := second.AcquireContext(context.Background()); err != nil {
+				errs[i] = err
+				return nil
+			}
+			return second.Release()
+		})
+	}
+	t1, t2 := txn(0, a, b), txn(1, b, a)
+	var r *Report
+	select {
+	case r = <-found:
+	case <-time.After(10 * time.Second):
+		t.Fatal("not reported")
+	}
+	for _, th := range []*threading.Thread{t1, t2} {
+		if done, _ := th.JoinTimeout(10 * time.Second); !done {
+			t.Fatal("the deadlock was not broken")
+		}
+	}
+	broken := 0
+	for _, err := range errs {
+		if errors.Is(err, threading.ErrDeadlock) {
+			broken++
+		}
+	}
+	if broken != 1 || r.Victim == "" {
+		t.Fatalf("errors %v, victim %q", errs, r.Victim)
+	}
+	if a.Locked() || b.Locked() {
+		t.Fatal("a lock was left held")
 	}
 }

@@ -22,6 +22,12 @@ const (
 	PolicyReport Policy = iota
 	// PolicyPanic reports, then panics with the report's text: for tests.
 	PolicyPanic
+	// PolicyBreak reports, then breaks the deadlock as a database does: it
+	// picks a victim among the threads of the cycle that wait through a
+	// Context (AcquireContext on a Lock, RLock or semaphore), the one that
+	// began waiting last, and ends its wait with threading.ErrDeadlock, so
+	// the others go on. With no such thread it only reports.
+	PolicyBreak
 )
 
 // Report is a confirmed deadlock.
@@ -34,6 +40,9 @@ type Report struct {
 	Primitives []string `json:"primitives"`
 	// Text reads like a JVM thread dump's "Found one deadlock".
 	Text string `json:"text"`
+	// Victim is the thread whose wait was ended with ErrDeadlock to break
+	// the deadlock (PolicyBreak), or "".
+	Victim string `json:"victim,omitempty"`
 }
 
 // ReportThread is one thread of a deadlock.
@@ -51,6 +60,9 @@ type ReportThread struct {
 	Holds []string `json:"holds"`
 	// Stack is where it waits, from a goroutine dump.
 	Stack string `json:"stack"`
+
+	seq         uint64
+	cancellable bool
 }
 
 // Option configures a Detector.
@@ -167,6 +179,9 @@ func (d *Detector) check(g *Graph) []*Report {
 		}
 		if d.pending[key] {
 			r := buildReport(g, c, key)
+			if d.policy == PolicyBreak {
+				breakCycle(r) // before the report is shared
+			}
 			d.reported[key] = true
 			d.reports = append(d.reports, r)
 			out = append(out, r)
@@ -203,6 +218,24 @@ func (d *Detector) deliver(r *Report) {
 	}
 }
 
+// breakCycle ends the youngest cancellable wait of the cycle.
+func breakCycle(r *Report) {
+	victim := -1
+	for i, t := range r.Threads {
+		if t.cancellable && (victim < 0 || t.Since.After(r.Threads[victim].Since)) {
+			victim = i
+		}
+	}
+	if victim < 0 {
+		return
+	}
+	v := r.Threads[victim]
+	if th := threading.LookupThread(v.Ident); th != nil && threading.BreakWait(th, v.seq) {
+		r.Victim = v.Name
+		r.Text += fmt.Sprintf("\nBroken: the wait of %q was ended with ErrDeadlock.\n", v.Name)
+	}
+}
+
 // cycleKey names a cycle by its threads and their waits: the same key means
 // the same threads still blocked in the same waits.
 func cycleKey(g *Graph, c []string) string {
@@ -227,7 +260,7 @@ func buildReport(g *Graph, c []string, key string) *Report {
 		p := g.prims[t.Wait.Primitive]
 		holder := g.threads[c[(i+1)%len(c)]]
 		rt := ReportThread{Name: t.Name, Ident: t.Ident, WaitsOn: p.State, WaitKind: t.Wait.Kind, Since: t.Wait.Since,
-			HeldBy: holder.Name, Stack: stacks[t.Ident], Holds: []string{}}
+			HeldBy: holder.Name, Stack: stacks[t.Ident], Holds: []string{}, seq: t.Wait.Seq, cancellable: t.Wait.Cancellable}
 		for _, h := range t.Holds {
 			rt.Holds = append(rt.Holds, g.prims[h].State)
 		}

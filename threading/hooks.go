@@ -354,22 +354,26 @@ type waitRecord struct {
 	// out of its queue; w is nil for waits that are not queue-based.
 	e *ext
 	w *waiter
+	// unqueue fixes the primitive's state after w was taken out of its
+	// queue by the deadlock breaker (clears a Lock's waiters bit, ...).
+	unqueue func()
 }
 
 // waitScope is the bookkeeping of one slow-path wait, kept on the waiter's
 // stack: two atomic adds and a clock read to begin, and publish, just before
 // the waiter parks, to make the wait visible in its thread's record.
 type waitScope struct {
-	p      Primitive
-	e      *ext
-	kind   WaitKind
-	g      uint64
-	holder uint64
-	hth    *Thread // the holder's thread when the wait began, if known
-	ctx    context.Context
-	start  int64 // nanotime
-	rec    *waitRecord
-	w      *waiter
+	p       Primitive
+	e       *ext
+	kind    WaitKind
+	g       uint64
+	holder  uint64
+	hth     *Thread // the holder's thread when the wait began, if known
+	ctx     context.Context
+	start   int64 // nanotime
+	rec     *waitRecord
+	w       *waiter
+	unqueue func()
 }
 
 // beginWait starts the bookkeeping of goroutine g waiting on p.
@@ -391,7 +395,7 @@ func (s *waitScope) publish() {
 		return
 	}
 	t := threadForGoid(s.g)
-	r := &waitRecord{thread: t, e: s.e, w: s.w}
+	r := &waitRecord{thread: t, e: s.e, w: s.w, unqueue: s.unqueue}
 	r.info = WaitInfo{Primitive: s.p, Kind: s.kind, Holder: s.holder, Since: timeAt(s.start),
 		Seq: waitSeq.Add(1), Cancellable: s.ctx != nil}
 	if waitStacks.Load() {
@@ -463,3 +467,30 @@ func SetLogger(l *zap.Logger) {
 
 // Logger returns the logger set with SetLogger.
 func Logger() *zap.Logger { return loggerPtr.Load() }
+
+// BreakWait ends a thread's wait with ErrDeadlock, as a database aborts one
+// transaction to break a deadlock: the deadlock detector's "break" policy.
+// Only a wait through a Context (AcquireContext on a Lock, RLock or
+// semaphore) whose sequence number is seq can be broken; BreakWait reports
+// whether it was.
+func BreakWait(t *Thread, seq uint64) bool {
+	r := t.waiting.Load()
+	if r == nil || r.info.Seq != seq || !r.info.Cancellable || r.w == nil || r.e == nil {
+		return false
+	}
+	e := r.e
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	// Under the queue lock: if the record is still the thread's and w is
+	// queued, this very wait is parked in e's queue (a waiter is reused only
+	// after its wait's record is cleared).
+	if t.waiting.Load() != r || !r.w.queued {
+		return false
+	}
+	e.q.remove(r.w)
+	if r.unqueue != nil {
+		r.unqueue()
+	}
+	r.w.ch <- wakeDeadlock
+	return true
+}

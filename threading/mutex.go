@@ -99,6 +99,9 @@ func (m *mutexCore) lockSlow(p registrant, kind Kind, wk WaitKind, g uint64, d d
 	}
 	rec := beginWait(p, e, wk, g, holder, d)
 	rec.w = w
+	if d.ctx != nil {
+		rec.unqueue = func() { m.clearWaitersIfEmpty(e) }
+	}
 	for {
 		r, out := park(w, d, &rec)
 		if r == 0 { // the deadline won; settle under the queue lock
@@ -215,22 +218,6 @@ func (m *mutexCore) unlockSlow() bool {
 		}
 		return true
 	}
-}
-
-// breakWaiter takes w out of e's queue and wakes it with ErrDeadlock; false
-// if it was no longer queued.
-func breakWaiter(e *ext, w *waiter, clear func()) bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if !w.queued {
-		return false
-	}
-	e.q.remove(w)
-	if clear != nil {
-		clear()
-	}
-	w.ch <- wakeDeadlock
-	return true
 }
 
 func (m *mutexCore) holders() []uint64 {

@@ -156,6 +156,9 @@ func (s *semaphore) acquireSlow(d deadline) (bool, error) {
 	e.mu.Unlock()
 	rec := beginWait(s, e, WaitAcquire, g, 0, d)
 	rec.w = w
+	if d.ctx != nil {
+		rec.unqueue = func() { s.nwait.Add(-1) }
+	}
 	r, out := park(w, d, &rec)
 	if r == 0 {
 		if e.withdraw(w, func() { s.nwait.Add(-1) }) {
