@@ -321,3 +321,54 @@ func TestGoid(t *testing.T) {
 		t.Fatal("header parsing")
 	}
 }
+
+// BreakWait ends a Context wait with ErrDeadlock and leaves the primitive
+// consistent; it refuses waits without a Context and stale sequence numbers.
+func TestBreakWait(t *testing.T) {
+	l := NewLock()
+	s := must(NewSemaphore(0))
+	l.Acquire()
+	for _, acquire := range []func(context.Context) error{l.AcquireContext, s.AcquireContext} {
+		errc := make(chan error, 1)
+		th := NewThread(func(ctx context.Context) error { errc <- acquire(context.Background()); return nil })
+		_ = th.Start()
+		var w WaitInfo
+		eventually(t, "waiting", func() bool { var ok bool; w, ok = th.Waiting(); return ok })
+		if BreakWait(th, w.Seq+1000) {
+			t.Fatal("a stale sequence number broke a wait")
+		}
+		if !BreakWait(th, w.Seq) {
+			t.Fatal("BreakWait refused")
+		}
+		if err := <-errc; !errors.Is(err, ErrDeadlock) || !errors.Is(err, ErrRuntime) {
+			t.Fatal(err)
+		}
+		_ = th.Join()
+		if BreakWait(th, w.Seq) {
+			t.Fatal("broke an ended wait")
+		}
+	}
+	if st := l.Stats(); st.Cancellations != 1 || st.Waiters != 0 {
+		t.Fatalf("%+v", st)
+	}
+	_ = l.Release()
+	if !l.TryAcquire() {
+		t.Fatal("lock not free after the broken wait")
+	}
+	_ = l.Release()
+	_ = s.Release()
+	if !s.TryAcquire() {
+		t.Fatal("semaphore lost its permit")
+	}
+	// A wait without a Context cannot be broken.
+	l.Acquire()
+	th := NewThread(func(context.Context) error { l.Acquire(); return l.Release() })
+	_ = th.Start()
+	var w WaitInfo
+	eventually(t, "waiting", func() bool { var ok bool; w, ok = th.Waiting(); return ok })
+	if BreakWait(th, w.Seq) {
+		t.Fatal("broke a wait without a Context")
+	}
+	_ = l.Release()
+	_ = th.Join()
+}
