@@ -444,3 +444,104 @@ func TestPolicyBreak(t *testing.T) {
 		t.Fatal("a lock was left held")
 	}
 }
+
+type reportCatcher struct {
+	threading.NopObserver
+	mu   sync.Mutex
+	long []*threading.Report
+}
+
+func (c *reportCatcher) ObserveReport(r *threading.Report) {
+	if r.Kind == threading.ReportLongWait {
+		c.mu.Lock()
+		c.long = append(c.long, r)
+		c.mu.Unlock()
+	}
+}
+
+// A wait past the threshold is reported once, with its holder and stacks.
+func TestLongWait(t *testing.T) {
+	catcher := &reportCatcher{}
+	defer threading.AddObserver(catcher)()
+	d := Start(WithInterval(20*time.Millisecond), WithLongWait(100*time.Millisecond))
+	defer d.Stop()
+	l := threading.NewLock(threading.WithName("slow-lock"))
+	release := make(chan struct{})
+	holder := spawn("slow-holder", func() error { l.Acquire(); <-release; return l.Release() })
+	for !l.Locked() {
+		time.Sleep(time.Millisecond)
+	}
+	waiter := spawn("slow-waiter", func() error { l.Acquire(); return l.Release() })
+	deadline := time.Now().Add(10 * time.Second)
+	for len(d.LongWaits()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond) // several more looks: still reported once
+	close(release)
+	_ = holder.Join()
+	_ = waiter.Join()
+	lws := d.LongWaits()
+	if len(lws) != 1 {
+		t.Fatalf("%d long waits", len(lws))
+	}
+	lw := lws[0]
+	if lw.Thread != "slow-waiter" || len(lw.Holders) != 1 || lw.Holders[0] != "slow-holder" || len(lw.Stacks) != 2 ||
+		lw.Stacks[0] == "" || lw.Stacks[1] == "" || lw.Seconds < 0.1 || !strings.Contains(lw.Text, "slow-lock") {
+		t.Fatalf("%+v", lw)
+	}
+	catcher.mu.Lock()
+	defer catcher.mu.Unlock()
+	if len(catcher.long) != 1 || catcher.long[0].Duration < 100*time.Millisecond {
+		t.Fatalf("published %d long-wait reports", len(catcher.long))
+	}
+}
+
+// /contention ranks classes by total wait and by count, and validates n.
+func TestContentionEndpoint(t *testing.T) {
+	addr, stop, err := Serve("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	name := fmt.Sprintf("hot-lock-%d", time.Now().UnixNano())
+	hot := threading.NewLock(threading.WithName(name))
+	for i := 0; i < 3; i++ {
+		hot.Acquire()
+		th := spawn("contender", func() error { hot.Acquire(); return hot.Release() })
+		for hot.Stats().Waiters == 0 {
+			time.Sleep(time.Millisecond)
+		}
+		time.Sleep(5 * time.Millisecond)
+		_ = hot.Release()
+		_ = th.Join()
+	}
+	resp, err := http.Get("http://" + addr + "/contention?n=1000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var top Top
+	err = json.NewDecoder(resp.Body).Decode(&top)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, c := range top.ByCount {
+		if c.Label == name && c.Contentions == 3 && c.WaitSeconds >= 0.015 {
+			found = true
+		}
+	}
+	if !found || len(top.ByWait) != len(top.ByCount) {
+		t.Fatalf("%s not ranked: %+v", name, top.ByCount)
+	}
+	for _, bad := range []string{"0", "-1", "x", "1001"} {
+		resp, err := http.Get("http://" + addr + "/contention?n=" + bad)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Fatalf("n=%s: %d", bad, resp.StatusCode)
+		}
+	}
+}

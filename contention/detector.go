@@ -76,6 +76,11 @@ func WithInterval(d time.Duration) Option { return func(dt *Detector) { dt.inter
 // WithPolicy sets the policy (default PolicyReport).
 func WithPolicy(p Policy) Option { return func(dt *Detector) { dt.policy = p } }
 
+// WithLongWait sets the long-wait threshold (default 10 s; 0 turns it off): a
+// wait that lasts longer is reported once, as threading.ReportLongWait, with
+// the holder and the stacks of both.
+func WithLongWait(d time.Duration) Option { return func(dt *Detector) { dt.longWait = d } }
+
 // WithCallback is called once for each deadlock found, on the detector's
 // goroutine.
 func WithCallback(fn func(*Report)) Option { return func(dt *Detector) { dt.callback = fn } }
@@ -85,11 +90,14 @@ type Detector struct {
 	interval time.Duration
 	policy   Policy
 	callback func(*Report)
+	longWait time.Duration
 
-	mu       sync.Mutex
-	reports  []*Report
-	reported map[string]bool
-	pending  map[string]bool
+	mu        sync.Mutex
+	reports   []*Report
+	reported  map[string]bool
+	pending   map[string]bool
+	longSeen  map[uint64]bool
+	longWaits []*LongWait
 
 	stop chan struct{}
 	done chan struct{}
@@ -104,8 +112,8 @@ var (
 // Start starts a Detector. The first one started is the default, whose
 // reports Handler serves.
 func Start(opts ...Option) *Detector {
-	d := &Detector{interval: 250 * time.Millisecond, reported: map[string]bool{}, pending: map[string]bool{},
-		stop: make(chan struct{}), done: make(chan struct{})}
+	d := &Detector{interval: 250 * time.Millisecond, longWait: 10 * time.Second, reported: map[string]bool{},
+		pending: map[string]bool{}, longSeen: map[uint64]bool{}, stop: make(chan struct{}), done: make(chan struct{})}
 	for _, o := range opts {
 		o(d)
 	}
@@ -157,8 +165,12 @@ func (d *Detector) run() {
 		case <-d.stop:
 			return
 		case <-t.C:
-			for _, r := range d.check(Snapshot()) {
+			g := Snapshot()
+			for _, r := range d.check(g) {
 				d.deliver(r)
+			}
+			for _, lw := range d.checkLongWaits(g) {
+				deliverLongWait(lw)
 			}
 		}
 	}
@@ -171,9 +183,11 @@ func (d *Detector) check(g *Graph) []*Report {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	next := map[string]bool{}
+	present := map[string]bool{}
 	var out []*Report
 	for _, c := range g.cycles() {
 		key := cycleKey(g, c)
+		present[key] = true
 		if d.reported[key] {
 			continue
 		}
@@ -190,7 +204,109 @@ func (d *Detector) check(g *Graph) []*Report {
 		next[key] = true
 	}
 	d.pending = next
+	// A deadlock that is gone (broken, or its waits timed out) cannot come
+	// back with the same waits: forget it.
+	for key := range d.reported {
+		if !present[key] {
+			delete(d.reported, key)
+		}
+	}
 	return out
+}
+
+// LongWait is a wait that lasted past the long-wait threshold.
+type LongWait struct {
+	Time     time.Time `json:"time"`
+	Thread   string    `json:"thread"`
+	Ident    uint64    `json:"ident"`
+	WaitsOn  string    `json:"waits_on"`
+	WaitKind string    `json:"wait_kind"`
+	Since    time.Time `json:"since"`
+	Seconds  float64   `json:"seconds"`
+	// Holders are the names of the threads holding what it waits on.
+	Holders []string `json:"holders"`
+	// Stacks are the waiter's stack, then each holder's.
+	Stacks []string `json:"stacks"`
+	Text   string   `json:"text"`
+}
+
+// LongWaits returns the long waits reported so far (the latest 100).
+func (d *Detector) LongWaits() []*LongWait {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]*LongWait(nil), d.longWaits...)
+}
+
+func (d *Detector) checkLongWaits(g *Graph) []*LongWait {
+	if d.longWait <= 0 {
+		return nil
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	live := map[uint64]bool{}
+	var found []*Thread
+	for _, t := range g.Threads {
+		if t.Wait == nil {
+			continue
+		}
+		live[t.Wait.Seq] = true
+		if t.Wait.Seconds >= d.longWait.Seconds() && !d.longSeen[t.Wait.Seq] {
+			d.longSeen[t.Wait.Seq] = true
+			found = append(found, t)
+		}
+	}
+	for seq := range d.longSeen {
+		if !live[seq] {
+			delete(d.longSeen, seq)
+		}
+	}
+	if len(found) == 0 {
+		return nil
+	}
+	var idents []uint64
+	for _, t := range found {
+		idents = append(idents, t.Ident)
+		for _, h := range g.prims[t.Wait.Primitive].Holders {
+			idents = append(idents, g.threads[h].Ident)
+		}
+	}
+	stacks := goroutineStacks(idents)
+	var out []*LongWait
+	for _, t := range found {
+		p := g.prims[t.Wait.Primitive]
+		lw := &LongWait{Time: g.Time, Thread: t.Name, Ident: t.Ident, WaitsOn: p.State, WaitKind: t.Wait.Kind,
+			Since: t.Wait.Since, Seconds: t.Wait.Seconds, Holders: []string{}, Stacks: []string{stacks[t.Ident]}}
+		var b strings.Builder
+		fmt.Fprintf(&b, "%q (ident %d) has been waiting to %s %s %q for %s\n", t.Name, t.Ident, t.Wait.Kind, p.Kind, p.Label,
+			time.Duration(t.Wait.Seconds*float64(time.Second)).Round(time.Millisecond))
+		fmt.Fprintf(&b, "%s\n", indent(stacks[t.Ident]))
+		for _, h := range p.Holders {
+			ht := g.threads[h]
+			lw.Holders = append(lw.Holders, ht.Name)
+			lw.Stacks = append(lw.Stacks, stacks[ht.Ident])
+			fmt.Fprintf(&b, "held by %q (ident %d):\n%s\n", ht.Name, ht.Ident, indent(stacks[ht.Ident]))
+		}
+		if len(p.Holders) == 0 {
+			b.WriteString("no thread holds it\n")
+		}
+		lw.Text = b.String()
+		d.longWaits = append(d.longWaits, lw)
+		out = append(out, lw)
+	}
+	if n := len(d.longWaits); n > 100 {
+		d.longWaits = append([]*LongWait(nil), d.longWaits[n-100:]...)
+	}
+	return out
+}
+
+func deliverLongWait(lw *LongWait) {
+	var threads []*threading.Thread
+	if th := threading.LookupThread(lw.Ident); th != nil {
+		threads = append(threads, th)
+	}
+	threading.Publish(&threading.Report{Kind: threading.ReportLongWait, Time: lw.Time, Threads: threads,
+		Summary: fmt.Sprintf("threading: long wait: %s waits on %s", lw.Thread, lw.WaitsOn), Detail: lw.Text,
+		Duration: time.Duration(lw.Seconds * float64(time.Second))})
 }
 
 func (d *Detector) deliver(r *Report) {

@@ -5,8 +5,12 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sort"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/threadmon/threadmon/threading"
 )
 
 // Handler serves, read-only, relative to where it is mounted:
@@ -16,6 +20,8 @@ import (
 //	/graph       the wait-for graph (JSON Graph)
 //	/graph.dot   the same as Graphviz DOT, deadlock cycles in red
 //	/deadlocks   deadlock reports (JSON array of Report; [] when none)
+//	/longwaits   waits past the default Detector's long-wait threshold
+//	/contention  the most contended primitives: {"by_wait": [...], "by_count": [...]}, ?n= (1..1000, default 10)
 //
 // /deadlocks serves the default Detector's reports (see Start); without one,
 // it looks twice, 100 ms apart, and serves what it confirmed.
@@ -42,7 +48,73 @@ func Handler() http.Handler {
 		}
 		writeJSON(w, reports)
 	})
+	mux.HandleFunc("/longwaits", func(w http.ResponseWriter, r *http.Request) {
+		lws := []*LongWait{}
+		if d := Default(); d != nil {
+			lws = append(lws, d.LongWaits()...)
+		}
+		writeJSON(w, lws)
+	})
+	mux.HandleFunc("/contention", func(w http.ResponseWriter, r *http.Request) {
+		n := 10
+		if q := r.URL.Query().Get("n"); q != "" {
+			v, err := strconv.Atoi(q)
+			if err != nil || v < 1 || v > 1000 {
+				writeError(w, http.StatusBadRequest, "n must be an integer from 1 to 1000")
+				return
+			}
+			n = v
+		}
+		writeJSON(w, TopContended(n))
+	})
 	return readOnly(mux)
+}
+
+// Contended is one class of primitives (a name, or a creation site) and its
+// statistics, totals included for collected primitives.
+type Contended struct {
+	Kind         string  `json:"kind"`
+	Label        string  `json:"label"`
+	Live         int     `json:"live"`
+	Acquisitions uint64  `json:"acquisitions"`
+	Contentions  uint64  `json:"contentions"`
+	Timeouts     uint64  `json:"timeouts"`
+	WaitSeconds  float64 `json:"wait_seconds"`
+	Waiters      int     `json:"waiters"`
+}
+
+// Top is the n most contended classes by total wait and by count.
+type Top struct {
+	ByWait  []Contended `json:"by_wait"`
+	ByCount []Contended `json:"by_count"`
+}
+
+// TopContended returns the n classes with the most total wait and the n with
+// the most contentions.
+func TopContended(n int) Top {
+	var all []Contended
+	for _, c := range threading.Classes() {
+		if c.Stats.Contentions == 0 {
+			continue
+		}
+		all = append(all, Contended{Kind: c.Kind.String(), Label: c.Label, Live: c.Live, Acquisitions: c.Stats.Acquisitions,
+			Contentions: c.Stats.Contentions, Timeouts: c.Stats.Timeouts, WaitSeconds: c.Stats.WaitTotal.Seconds(), Waiters: c.Stats.Waiters})
+	}
+	top := func(less func(a, b Contended) bool) []Contended {
+		s := append([]Contended(nil), all...)
+		sort.SliceStable(s, func(i, j int) bool { return less(s[i], s[j]) })
+		if len(s) > n {
+			s = s[:n]
+		}
+		if s == nil {
+			s = []Contended{}
+		}
+		return s
+	}
+	return Top{
+		ByWait:  top(func(a, b Contended) bool { return a.WaitSeconds > b.WaitSeconds }),
+		ByCount: top(func(a, b Contended) bool { return a.Contentions > b.Contentions }),
+	}
 }
 
 // readOnly allows GET and HEAD only, and answers unknown paths with a JSON
