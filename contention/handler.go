@@ -21,6 +21,7 @@ import (
 //	/graph.dot   the same as Graphviz DOT, deadlock cycles in red
 //	/deadlocks   deadlock reports (JSON array of Report; [] when none)
 //	/longwaits   waits past the default Detector's long-wait threshold
+//	/lockorder   lock-order inversions (JSON array of OrderReport), when EnableLockOrder is on
 //	/contention  the most contended primitives: {"by_wait": [...], "by_count": [...]}, ?n= (1..1000, default 10)
 //
 // /deadlocks serves the default Detector's reports (see Start); without one,
@@ -55,6 +56,7 @@ func Handler() http.Handler {
 		}
 		writeJSON(w, lws)
 	})
+	mux.HandleFunc("/lockorder", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, LockOrderReports()) })
 	mux.HandleFunc("/contention", func(w http.ResponseWriter, r *http.Request) {
 		n := 10
 		if q := r.URL.Query().Get("n"); q != "" {

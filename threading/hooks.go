@@ -298,12 +298,100 @@ var holdEvery atomic.Uint32
 func SetHoldSampling(n int) {
 	if n <= 0 {
 		holdEvery.Store(0)
-		return
+	} else {
+		if n > 1<<31 {
+			n = 1 << 31
+		}
+		holdEvery.Store(uint32(n))
 	}
-	if n > 1<<31 {
-		n = 1 << 31
+	updateExtra()
+}
+
+// extra is non-zero when the lock fast paths have more to do than take the
+// lock: hold sampling or a LockTracker. One load of it is all the fast path
+// pays for either being possible.
+var extra atomic.Uint32
+
+func updateExtra() {
+	var v uint32
+	if holdEvery.Load() != 0 {
+		v |= 1
 	}
-	holdEvery.Store(uint32(n))
+	if tracker.Load() != nil {
+		v |= 2
+	}
+	extra.Store(v)
+}
+
+// LockTracker sees every acquisition and release of a Lock, of an RLock (the
+// outermost level) and of an RWLock's write side, when installed with
+// SetLockTracker: what lock-order checking (package contention) needs. It
+// runs on the fast path, so it must be quick; g is the goroutine that
+// acquired the lock (for a Lock released by another thread, still the
+// acquirer).
+type LockTracker interface {
+	Acquired(p Primitive, c *Class, g uint64)
+	Released(p Primitive, c *Class, g uint64)
+}
+
+type trackerBox struct{ t LockTracker }
+
+var tracker atomic.Pointer[trackerBox]
+
+// SetLockTracker installs t (nil removes it). Locks already held when it is
+// installed are not known to it.
+func SetLockTracker(t LockTracker) {
+	if t == nil {
+		tracker.Store(nil)
+	} else {
+		tracker.Store(&trackerBox{t})
+	}
+	updateExtra()
+}
+
+func trackAcquired(p Primitive, x *atomic.Pointer[ext], kind Kind, g uint64) {
+	if b := tracker.Load(); b != nil {
+		b.t.Acquired(p, classInfo(getExt(x, kind)), g)
+	}
+}
+
+func trackReleased(p Primitive, x *atomic.Pointer[ext], kind Kind, g uint64) {
+	if b := tracker.Load(); b != nil {
+		b.t.Released(p, classInfo(getExt(x, kind)), g)
+	}
+}
+
+// Class is a lock class: the primitives of one kind and one label (name, or
+// creation site), as Linux lockdep groups locks. ID is small and dense.
+type Class struct {
+	ID    uint32
+	Kind  Kind
+	Label string
+}
+
+var classTable struct {
+	mu sync.Mutex
+	m  map[classKey]*Class
+}
+
+// classInfo returns the interned Class of a primitive's ext.
+func classInfo(e *ext) *Class {
+	if c := e.cls.Load(); c != nil {
+		return c
+	}
+	k := classKey{e.kind, entryLabel(e)}
+	classTable.mu.Lock()
+	if classTable.m == nil {
+		classTable.m = make(map[classKey]*Class)
+	}
+	c := classTable.m[k]
+	if c == nil {
+		c = &Class{ID: uint32(len(classTable.m) + 1), Kind: k.kind, Label: k.label}
+		classTable.m[k] = c
+	}
+	classTable.mu.Unlock()
+	e.cls.Store(c)
+	return c
 }
 
 func sampleHold() bool {

@@ -38,20 +38,33 @@ func (l *Lock) Acquire() {
 	g := curGoid()
 	if l.m.state.CompareAndSwap(0, g<<ownerShift|mLocked) {
 		l.m.acq.inc()
-		if holdEvery.Load() != 0 {
-			l.sampled()
+		if extra.Load() != 0 {
+			l.acquired(g)
 		}
 		return
 	}
 	l.m.lockSlow(l, KindLock, WaitAcquire, g, forever)
-	if holdEvery.Load() != 0 {
-		l.sampled()
+	if extra.Load() != 0 {
+		l.acquired(g)
 	}
 }
 
-func (l *Lock) sampled() {
-	if sampleHold() {
+// acquired does the optional work after an acquisition: hold sampling and the
+// LockTracker.
+func (l *Lock) acquired(g uint64) {
+	if holdEvery.Load() != 0 && sampleHold() {
 		startHold(getExt(&l.m.x, KindLock))
+	}
+	trackAcquired(l, &l.m.x, KindLock, g)
+}
+
+// releasing does the optional work before a release by any thread.
+func (l *Lock) releasing() {
+	if s := l.m.state.Load(); s&mLocked != 0 {
+		if holdEvery.Load() != 0 {
+			endHold(l, l.m.x.Load(), ownerOf(s))
+		}
+		trackReleased(l, &l.m.x, KindLock, ownerOf(s))
 	}
 }
 
@@ -60,9 +73,10 @@ func (l *Lock) Lock() { l.Acquire() }
 
 // TryAcquire takes the lock if it is free (Python's acquire(False)).
 func (l *Lock) TryAcquire() bool {
-	if l.m.tryLock(curGoid()) {
-		if holdEvery.Load() != 0 {
-			l.sampled()
+	g := curGoid()
+	if l.m.tryLock(g) {
+		if extra.Load() != 0 {
+			l.acquired(g)
 		}
 		return true
 	}
@@ -93,8 +107,8 @@ func (l *Lock) acquire(d deadline, wk WaitKind) (bool, error) {
 	} else if ok, err := l.m.lockSlow(l, KindLock, wk, g, d); !ok {
 		return false, err
 	}
-	if holdEvery.Load() != 0 {
-		l.sampled()
+	if extra.Load() != 0 {
+		l.acquired(g)
 	}
 	return true, nil
 }
@@ -104,17 +118,15 @@ func (l *Lock) acquire(d deadline, wk WaitKind) (bool, error) {
 func (l *Lock) Release() error {
 	// The common case: the acquirer releases, nobody waits, no sampling.
 	// Guessing the state saves a load of a contended cache line.
-	if holdEvery.Load() == 0 && l.m.state.CompareAndSwap(curGoid()<<ownerShift|mLocked, 0) {
+	if extra.Load() == 0 && l.m.state.CompareAndSwap(curGoid()<<ownerShift|mLocked, 0) {
 		return nil
 	}
 	return l.releaseSlow()
 }
 
 func (l *Lock) releaseSlow() error {
-	if holdEvery.Load() != 0 {
-		if s := l.m.state.Load(); s&mLocked != 0 {
-			endHold(l, l.m.x.Load(), ownerOf(s))
-		}
+	if extra.Load() != 0 {
+		l.releasing()
 	}
 	if !l.m.unlock() {
 		return misuse(l, "release", ErrReleaseUnlocked)
@@ -181,6 +193,9 @@ func (l *Lock) releaseSave() (int, error) {
 	if !l.Owned() {
 		return 0, ErrNotOwner
 	}
+	if extra.Load() != 0 {
+		l.releasing()
+	}
 	if !l.m.unlock() {
 		return 0, ErrNotOwner
 	}
@@ -191,6 +206,9 @@ func (l *Lock) acquireRestore(int) {
 	g := curGoid()
 	if !l.m.tryLock(g) {
 		l.m.lockSlow(l, KindLock, WaitReacquire, g, forever)
+	}
+	if extra.Load() != 0 {
+		l.acquired(g)
 	}
 }
 

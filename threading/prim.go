@@ -121,6 +121,8 @@ type ext struct {
 	q  waitQueue
 
 	holdStart atomic.Int64 // sampled hold: nanotime of the sampled acquire, or 0
+
+	cls atomic.Pointer[Class] // interned lock class, for a LockTracker
 }
 
 func newExt(kind Kind, name string) *ext {

@@ -37,9 +37,28 @@ func (l *RLock) Acquire() {
 	if l.m.state.CompareAndSwap(0, g<<ownerShift|mLocked) {
 		l.m.acq.inc()
 		l.count.store(1)
+		if extra.Load() != 0 {
+			l.acquired(g)
+		}
 		return
 	}
 	l.acquireSlow(g, forever, WaitAcquire)
+}
+
+// acquired does the optional work after an outermost acquisition.
+func (l *RLock) acquired(g uint64) {
+	if holdEvery.Load() != 0 && sampleHold() {
+		startHold(getExt(&l.m.x, KindRLock))
+	}
+	trackAcquired(l, &l.m.x, KindRLock, g)
+}
+
+// releasing does the optional work before the outermost release.
+func (l *RLock) releasing(g uint64) {
+	if holdEvery.Load() != 0 {
+		endHold(l, l.m.x.Load(), g)
+	}
+	trackReleased(l, &l.m.x, KindRLock, g)
 }
 
 func (l *RLock) acquireSlow(g uint64, d deadline, wk WaitKind) (bool, error) {
@@ -50,6 +69,9 @@ func (l *RLock) acquireSlow(g uint64, d deadline, wk WaitKind) (bool, error) {
 	ok, err := l.m.lockSlow(l, KindRLock, wk, g, d)
 	if ok {
 		l.count.store(1)
+		if extra.Load() != 0 {
+			l.acquired(g)
+		}
 	}
 	return ok, err
 }
@@ -90,10 +112,10 @@ func (l *RLock) Release() error {
 		l.count.store(c - 1)
 		return nil
 	}
-	l.count.store(0)
-	if holdEvery.Load() != 0 {
-		endHold(l, l.m.x.Load(), ownerOf(s))
+	if extra.Load() != 0 {
+		l.releasing(ownerOf(s))
 	}
+	l.count.store(0)
 	l.m.unlock()
 	return nil
 }
@@ -167,6 +189,9 @@ func (l *RLock) releaseSave() (int, error) {
 	if !l.Owned() {
 		return 0, ErrNotOwner
 	}
+	if extra.Load() != 0 {
+		l.releasing(curGoid())
+	}
 	c := l.count.load()
 	l.count.store(0)
 	l.m.unlock()
@@ -179,6 +204,9 @@ func (l *RLock) acquireRestore(c int) {
 		l.m.lockSlow(l, KindRLock, WaitReacquire, g, forever)
 	}
 	l.count.store(uint64(c))
+	if extra.Load() != 0 {
+		l.acquired(g)
+	}
 }
 
 func (l *RLock) primitive() Primitive { return l }

@@ -115,8 +115,11 @@ func (rw *RWLock) Lock() {
 		rw.writerSem.acquire(g, &rec)
 		rec.end(OutcomeAcquired)
 	}
-	if holdEvery.Load() != 0 && sampleHold() {
-		startHold(getExt(&rw.w.x, KindRWLock))
+	if extra.Load() != 0 {
+		if holdEvery.Load() != 0 && sampleHold() {
+			startHold(getExt(&rw.w.x, KindRWLock))
+		}
+		trackAcquired(rw, &rw.w.x, KindRWLock, g)
 	}
 }
 
@@ -130,6 +133,9 @@ func (rw *RWLock) TryLock() bool {
 		rw.w.unlock()
 		return false
 	}
+	if extra.Load() != 0 {
+		trackAcquired(rw, &rw.w.x, KindRWLock, curGoid())
+	}
 	return true
 }
 
@@ -140,8 +146,11 @@ func (rw *RWLock) Unlock() {
 		rw.readerCount.Add(-rwMaxReaders) // change nothing
 		panic(misuse(rw, "unlock", errUnlock))
 	}
-	if holdEvery.Load() != 0 {
-		endHold(rw, rw.w.x.Load(), rw.writer())
+	if extra.Load() != 0 {
+		if holdEvery.Load() != 0 {
+			endHold(rw, rw.w.x.Load(), rw.writer())
+		}
+		trackReleased(rw, &rw.w.x, KindRWLock, rw.writer())
 	}
 	rw.readerSem.release(int(r))
 	rw.w.unlock()

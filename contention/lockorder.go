@@ -1,0 +1,302 @@
+package contention
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/threadmon/threadmon/threading"
+)
+
+// Lock-order checking, as Linux lockdep does it: an order graph over lock
+// classes (a class is a kind and a name, or a creation site), with an edge
+// A→B the first time a thread takes a lock of class B while holding one of
+// class A. The edge that closes a cycle, of any length, is a potential
+// deadlock: it is reported once, with the stack of each edge's first
+// acquisition, before anything hangs.
+//
+// It watches every acquisition (threading.SetLockTracker), so it is for
+// staging: EnableLockOrder turns it on, as does THREADMON_LOCKORDER=1 at
+// start-up. Stacks are captured only when an edge is new.
+
+// OrderReport is a lock-order inversion: a cycle in the order graph.
+type OrderReport struct {
+	Time time.Time `json:"time"`
+	// Cycle are the classes of the cycle, in order; the last edge (back to
+	// the first) is the one that closed it.
+	Cycle []string `json:"cycle"`
+	// Edges are the cycle's edges, each with the thread and stack of its
+	// first acquisition.
+	Edges []OrderEdge `json:"edges"`
+	Text  string      `json:"text"`
+}
+
+// OrderEdge is "To was taken while holding From".
+type OrderEdge struct {
+	From   string `json:"from"`
+	To     string `json:"to"`
+	Thread string `json:"thread"`
+	Stack  string `json:"stack"`
+}
+
+type edgeInfo struct {
+	thread string
+	pcs    []uintptr
+}
+
+// heldList is the classes one goroutine holds, in acquisition order.
+type heldList struct {
+	g     uint64
+	mu    sync.Mutex
+	items []heldItem
+	seen  [8]uint64 // recently checked edges (from<<32 | to), a small ring
+	next  int
+}
+
+type heldItem struct {
+	p threading.Primitive
+	c *threading.Class
+}
+
+const heldSlots = 1 << 13
+
+type lockOrder struct {
+	slots    [heldSlots]atomic.Pointer[heldList] // direct-mapped by goroutine id
+	overflow sync.Map                            // goroutine id → *heldList, on a slot collision
+
+	mu       sync.RWMutex
+	succ     map[uint32]map[uint32]*edgeInfo
+	classes  map[uint32]*threading.Class
+	reported map[string]bool
+	reports  []*OrderReport
+	callback func(*OrderReport)
+}
+
+var order atomic.Pointer[lockOrder]
+
+// EnableLockOrder turns lock-order checking on; callback, if not nil, gets
+// each report (they also go to threading's observers and logger). Calling it
+// again starts a new, empty order graph.
+func EnableLockOrder(callback func(*OrderReport)) {
+	lo := &lockOrder{succ: map[uint32]map[uint32]*edgeInfo{}, classes: map[uint32]*threading.Class{},
+		reported: map[string]bool{}, callback: callback}
+	order.Store(lo)
+	threading.SetLockTracker(lo)
+}
+
+// DisableLockOrder turns lock-order checking off.
+func DisableLockOrder() {
+	threading.SetLockTracker(nil)
+	order.Store(nil)
+}
+
+// LockOrderReports returns the lock-order reports so far.
+func LockOrderReports() []*OrderReport {
+	lo := order.Load()
+	if lo == nil {
+		return []*OrderReport{}
+	}
+	lo.mu.RLock()
+	defer lo.mu.RUnlock()
+	return append([]*OrderReport{}, lo.reports...)
+}
+
+func init() {
+	if os.Getenv("THREADMON_LOCKORDER") == "1" {
+		EnableLockOrder(nil)
+	}
+}
+
+func (lo *lockOrder) list(g uint64, create bool) *heldList {
+	slot := &lo.slots[g%heldSlots]
+	if h := slot.Load(); h != nil && h.g == g {
+		return h
+	}
+	if v, ok := lo.overflow.Load(g); ok {
+		return v.(*heldList)
+	}
+	if !create {
+		return nil
+	}
+	h := &heldList{g: g}
+	if old := slot.Load(); old == nil || holdsNothing(old) {
+		if slot.CompareAndSwap(old, h) {
+			return h
+		}
+	}
+	v, _ := lo.overflow.LoadOrStore(g, h)
+	return v.(*heldList)
+}
+
+// holdsNothing says whether a slot's list may be taken over by another
+// goroutine: one whose goroutine holds nothing.
+func holdsNothing(h *heldList) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.items) == 0
+}
+
+// Acquired implements threading.LockTracker.
+func (lo *lockOrder) Acquired(p threading.Primitive, c *threading.Class, g uint64) {
+	h := lo.list(g, true)
+	h.mu.Lock()
+	var fresh []*threading.Class
+	for _, it := range h.items {
+		if it.c.ID == c.ID {
+			continue
+		}
+		key := uint64(it.c.ID)<<32 | uint64(c.ID)
+		known := false
+		for _, s := range h.seen {
+			if s == key {
+				known = true
+				break
+			}
+		}
+		if !known {
+			h.seen[h.next] = key
+			h.next = (h.next + 1) % len(h.seen)
+			fresh = append(fresh, it.c)
+		}
+	}
+	h.items = append(h.items, heldItem{p, c})
+	h.mu.Unlock()
+	for _, from := range fresh {
+		lo.edge(from, c, g)
+	}
+}
+
+// Released implements threading.LockTracker.
+func (lo *lockOrder) Released(p threading.Primitive, c *threading.Class, g uint64) {
+	h := lo.list(g, false)
+	if h == nil {
+		return // taken before checking was on
+	}
+	h.mu.Lock()
+	for i := len(h.items) - 1; i >= 0; i-- {
+		if h.items[i].p == p {
+			h.items = append(h.items[:i], h.items[i+1:]...)
+			break
+		}
+	}
+	empty := len(h.items) == 0
+	h.mu.Unlock()
+	if empty {
+		lo.overflow.Delete(g)
+	}
+}
+
+// edge records from→to, and reports the cycle it closes, if any.
+func (lo *lockOrder) edge(from, to *threading.Class, g uint64) {
+	lo.mu.RLock()
+	_, ok := lo.succ[from.ID][to.ID]
+	lo.mu.RUnlock()
+	if ok {
+		return
+	}
+	pcs := make([]uintptr, 32)
+	pcs = pcs[:runtime.Callers(4, pcs)]
+	name := fmt.Sprintf("goroutine %d", g)
+	if t := threading.LookupThread(g); t != nil {
+		name = t.Name()
+	}
+	lo.mu.Lock()
+	if _, ok := lo.succ[from.ID][to.ID]; ok {
+		lo.mu.Unlock()
+		return
+	}
+	if lo.succ[from.ID] == nil {
+		lo.succ[from.ID] = map[uint32]*edgeInfo{}
+	}
+	lo.succ[from.ID][to.ID] = &edgeInfo{thread: name, pcs: pcs}
+	lo.classes[from.ID], lo.classes[to.ID] = from, to
+	var r *OrderReport
+	if path := lo.pathLocked(to.ID, from.ID); path != nil {
+		// path runs to → ... → from; with the new edge from → to it closes.
+		cycle := append(path, to.ID)
+		ids := append([]uint32(nil), path...)
+		sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+		key := fmt.Sprint(ids)
+		if !lo.reported[key] {
+			lo.reported[key] = true
+			r = lo.reportLocked(cycle)
+			lo.reports = append(lo.reports, r)
+		}
+	}
+	lo.mu.Unlock()
+	if r != nil {
+		threading.Publish(&threading.Report{Kind: threading.ReportLockOrder, Time: r.Time,
+			Summary: "threading: lock order inversion: " + strings.Join(r.Cycle, " -> "), Detail: r.Text})
+		if lo.callback != nil {
+			lo.callback(r)
+		}
+	}
+}
+
+// pathLocked finds a path from a to b in the order graph (breadth first, so
+// the shortest), as the list of class ids a … b.
+func (lo *lockOrder) pathLocked(a, b uint32) []uint32 {
+	prev := map[uint32]uint32{a: a}
+	queue := []uint32{a}
+	for len(queue) > 0 {
+		n := queue[0]
+		queue = queue[1:]
+		if n == b {
+			var path []uint32
+			for x := b; ; x = prev[x] {
+				path = append([]uint32{x}, path...)
+				if x == a {
+					return path
+				}
+			}
+		}
+		for m := range lo.succ[n] {
+			if _, ok := prev[m]; !ok {
+				prev[m] = n
+				queue = append(queue, m)
+			}
+		}
+	}
+	return nil
+}
+
+func (lo *lockOrder) reportLocked(cycle []uint32) *OrderReport {
+	r := &OrderReport{Time: time.Now()}
+	label := func(id uint32) string {
+		c := lo.classes[id]
+		return fmt.Sprintf("%s %q", c.Kind, c.Label)
+	}
+	var b strings.Builder
+	b.WriteString("Lock order inversion (a potential deadlock):\n")
+	for i := 0; i+1 < len(cycle); i++ {
+		r.Cycle = append(r.Cycle, label(cycle[i]))
+		e := lo.succ[cycle[i]][cycle[i+1]]
+		oe := OrderEdge{From: label(cycle[i]), To: label(cycle[i+1]), Thread: e.thread, Stack: formatPCs(e.pcs)}
+		r.Edges = append(r.Edges, oe)
+		fmt.Fprintf(&b, "\n%q took %s while holding %s, at:\n%s\n", oe.Thread, oe.To, oe.From, indent(oe.Stack))
+	}
+	fmt.Fprintf(&b, "\nThe last acquisition closes the cycle %s -> %s.\n", strings.Join(r.Cycle, " -> "), r.Cycle[0])
+	r.Text = b.String()
+	return r
+}
+
+func formatPCs(pcs []uintptr) string {
+	var b strings.Builder
+	frames := runtime.CallersFrames(pcs)
+	for {
+		f, more := frames.Next()
+		if f.Function != "" && !strings.HasPrefix(f.Function, "github.com/threadmon/threadmon/threading.") &&
+			!strings.HasPrefix(f.Function, "github.com/threadmon/threadmon/contention.(*lockOrder)") {
+			fmt.Fprintf(&b, "%s\n\t%s:%d\n", f.Function, f.File, f.Line)
+		}
+		if !more {
+			break
+		}
+	}
+	return b.String()
+}
