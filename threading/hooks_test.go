@@ -372,3 +372,27 @@ func TestBreakWait(t *testing.T) {
 	_ = l.Release()
 	_ = th.Join()
 }
+
+// A thread that ends holding a lock is reported.
+func TestHeldAtExitReport(t *testing.T) {
+	rec := observe(t)
+	l := NewLock(WithName("forgotten"))
+	th := NewThread(func(context.Context) error { l.Acquire(); return nil }, WithName("leaker"))
+	_ = th.Start()
+	_ = th.Join()
+	_ = l.Release()
+	clean := NewThread(func(context.Context) error { l.Acquire(); return l.Release() })
+	_ = clean.Start()
+	_ = clean.Join()
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	var held []Report
+	for _, r := range rec.reports {
+		if r.Kind == ReportHeldAtExit {
+			held = append(held, r)
+		}
+	}
+	if len(held) != 1 || held[0].Threads[0] != th || held[0].Primitives[0] != l || !strings.Contains(held[0].Summary, "leaker ended holding") {
+		t.Fatalf("%+v", held)
+	}
+}

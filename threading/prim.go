@@ -339,3 +339,31 @@ func quotedName(e *ext) string {
 	}
 	return fmt.Sprintf(" %q", e.name)
 }
+
+// heldBy returns the registered locks (Lock, RLock, RWLock writer) that
+// goroutine g holds: what a thread that ends still holds. It reads every
+// registered primitive's owner word once.
+func heldBy(g uint64) []Primitive {
+	primReg.mu.RLock()
+	ents := make([]*primEntry, 0, len(primReg.m))
+	for _, ent := range primReg.m {
+		switch ent.e.kind {
+		case KindLock, KindRLock, KindRWLock:
+			ents = append(ents, ent)
+		}
+	}
+	primReg.mu.RUnlock()
+	var out []Primitive
+	for _, ent := range ents {
+		p := ent.resolve()
+		if p == nil {
+			continue
+		}
+		for _, h := range p.Holders() {
+			if h == g {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}

@@ -216,6 +216,14 @@ func (t *Thread) finish(g uint64, err error, panicked bool) {
 	t.localsMu.Lock()
 	t.locals = nil
 	t.localsMu.Unlock()
+	if held := heldBy(g); len(held) > 0 {
+		names := make([]string, len(held))
+		for i, p := range held {
+			names[i] = p.String()
+		}
+		Publish(&Report{Kind: ReportHeldAtExit, Threads: []*Thread{t}, Primitives: held,
+			Summary: fmt.Sprintf("threading: %s ended holding %s", t.Name(), strings.Join(names, ", "))})
+	}
 	unregisterThread(g, t)
 	t.state.Store(threadStopped)
 	// Observers hear of the end before joiners return, so whatever they
