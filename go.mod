@@ -3,6 +3,7 @@ module github.com/threadmon/threadmon
 go 1.26.8
 
 require (
+	github.com/google/pprof v0.0.0-20260906184651-6331bc6350fe
 	github.com/petermattis/goid v0.0.0-20260820044319-269ab09b5261
 	github.com/prometheus/client_golang v1.25.0
 	github.com/prometheus/client_model v0.6.3

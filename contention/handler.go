@@ -22,6 +22,7 @@ import (
 //	/deadlocks   deadlock reports (JSON array of Report; [] when none)
 //	/longwaits   waits past the default Detector's long-wait threshold
 //	/lockorder   lock-order inversions (JSON array of OrderReport), when EnableLockOrder is on
+//	/profile     a pprof contention profile (go tool pprof reads it)
 //	/contention  the most contended primitives: {"by_wait": [...], "by_count": [...]}, ?n= (1..1000, default 10)
 //
 // /deadlocks serves the default Detector's reports (see Start); without one,
@@ -55,6 +56,13 @@ func Handler() http.Handler {
 			lws = append(lws, d.LongWaits()...)
 		}
 		writeJSON(w, lws)
+	})
+	mux.HandleFunc("/profile", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Header().Set("Content-Disposition", `attachment; filename="contention.pb.gz"`)
+		if err := WriteProfile(w); err != nil {
+			writeError(w, http.StatusInternalServerError, "profile: "+err.Error())
+		}
 	})
 	mux.HandleFunc("/lockorder", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, LockOrderReports()) })
 	mux.HandleFunc("/contention", func(w http.ResponseWriter, r *http.Request) {

@@ -298,6 +298,10 @@ type ClassStats struct {
 	// Live is how many primitives of this class are alive and registered.
 	Live  int
 	Stats Stats
+	// Stack is where one primitive of the class was created (or first
+	// waited on), innermost frame first: the location of the class in a
+	// contention profile. Nil for classes whose primitives are all gone.
+	Stack []uintptr
 }
 
 // Classes aggregates the registry by kind and label.
@@ -316,6 +320,11 @@ func Classes() []ClassStats {
 		c := get(classKey{p.Kind(), Label(p)})
 		c.Live++
 		c.Stats.add(p.Stats())
+		if c.Stack == nil {
+			if e := extOf(p); e != nil {
+				c.Stack = append([]uintptr(nil), e.pcs[:e.npcs]...)
+			}
+		}
 	}
 	primReg.mu.RLock()
 	for k, s := range primReg.retired {
@@ -366,4 +375,18 @@ func heldBy(g uint64) []Primitive {
 		}
 	}
 	return out
+}
+
+// extOf returns a registered primitive's ext.
+func extOf(p Primitive) *ext {
+	id := p.ID()
+	if id == 0 {
+		return nil
+	}
+	primReg.mu.RLock()
+	defer primReg.mu.RUnlock()
+	if ent := primReg.m[id]; ent != nil {
+		return ent.e
+	}
+	return nil
 }
