@@ -16,7 +16,9 @@ import (
 	"github.com/threadmon/threadmon/threading"
 )
 
-func newContendedLock(name string) *threading.Lock { return threading.NewLock(threading.WithName(name)) }
+func newContendedLock(name string) *threading.Lock {
+	return threading.NewLock(threading.WithName(name))
+}
 
 // /profile is a pprof profile with the contended class, that go tool pprof
 // reads.
