@@ -76,7 +76,7 @@ func TestProfile(t *testing.T) {
 	if err != nil {
 		t.Skip("go tool not on PATH")
 	}
-	out, err := exec.Command(goBin, "tool", "pprof", "-top", "-sample_index=contentions", file).CombinedOutput()
+	out, err := exec.Command(goBin, "tool", "pprof", "-top", "-nodefraction=0", "-nodecount=100000", "-sample_index=contentions", file).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "newContendedLock") {
 		t.Fatalf("go tool pprof: %v\n%s", err, out)
 	}
