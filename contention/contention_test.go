@@ -103,6 +103,59 @@ func scenarios() []scenario {
 					}),
 				}
 			}},
+		{name: "semaphores as mutexes", threads: []string{"sem-1", "sem-2"}, prims: []string{"sem-a", "sem-b"},
+			start: func(ctx context.Context) []*threading.Thread {
+				a, _ := threading.NewSemaphore(1, threading.WithName("sem-a"))
+				b, _ := threading.NewBoundedSemaphore(1, threading.WithName("sem-b"))
+				bar, _ := threading.NewBarrier(2)
+				return []*threading.Thread{
+					spawn("sem-1", func() error {
+						a.Acquire()
+						defer a.Release()
+						_, _ = bar.WaitContext(ctx)
+						if err := b.AcquireContext(ctx); err != nil {
+							return err
+						}
+						return b.Release()
+					}),
+					spawn("sem-2", func() error {
+						b.Acquire()
+						defer b.Release()
+						_, _ = bar.WaitContext(ctx)
+						if err := a.AcquireContext(ctx); err != nil {
+							return err
+						}
+						return a.Release()
+					}),
+				}
+			}},
+		{name: "reader blocks its writer", threads: []string{"reader", "writer"}, prims: []string{"rw", "rw-guard"},
+			start: func(ctx context.Context) []*threading.Thread {
+				rw := threading.NewRWLock(threading.WithName("rw"))
+				guard := threading.NewLock(threading.WithName("rw-guard"))
+				reading, guarded := threading.NewEvent(), threading.NewEvent()
+				return []*threading.Thread{
+					spawn("reader", func() error {
+						rw.RLock()
+						defer rw.RUnlock()
+						reading.Set()
+						guarded.Wait()
+						if err := guard.AcquireContext(ctx); err != nil { // held by the writer
+							return err
+						}
+						return guard.Release()
+					}),
+					spawn("writer", func() error {
+						guard.Acquire()
+						defer guard.Release()
+						guarded.Set()
+						reading.Wait()
+						rw.Lock() // waits for the reader
+						rw.Unlock()
+						return nil
+					}),
+				}
+			}},
 		{name: "join cycle", threads: []string{"joiner", "joinee"}, prims: []string{"join-lock"},
 			start: func(ctx context.Context) []*threading.Thread {
 				l := threading.NewLock(threading.WithName("join-lock"))

@@ -396,3 +396,41 @@ func TestHeldAtExitReport(t *testing.T) {
 		t.Fatalf("%+v", held)
 	}
 }
+
+// A binary semaphore's holder is named while the permit is released by its
+// holder; a release by another goroutine (a signal) turns naming off for
+// good. Larger semaphores name no holder. Readers of an RWLock are named.
+func TestSemaphoreHolders(t *testing.T) {
+	pool := must(NewSemaphore(2))
+	pool.Acquire()
+	if h := pool.Holders(); h != nil {
+		t.Fatalf("a 2-permit semaphore names %v", h)
+	}
+	_ = pool.Release()
+	s := must(NewSemaphore(1))
+	s.Acquire()
+	if h := s.Holders(); len(h) != 1 || h[0] != GetIdent() {
+		t.Fatalf("holders %v", h)
+	}
+	_ = s.Release()
+	if h := s.Holders(); len(h) != 0 {
+		t.Fatalf("holders after release %v", h)
+	}
+	s.Acquire()
+	done := make(chan struct{})
+	go func() { _ = s.Release(); close(done) }() // released by another goroutine
+	<-done
+	s.Acquire()
+	if h := s.Holders(); h != nil {
+		t.Fatalf("a signal-used semaphore still names holders: %v", h)
+	}
+	var rw RWLock
+	rw.RLock()
+	if h := rw.Holders(); len(h) != 1 || h[0] != GetIdent() {
+		t.Fatalf("reader holders %v", h)
+	}
+	rw.RUnlock()
+	if h := rw.Holders(); len(h) != 0 {
+		t.Fatalf("reader holders after RUnlock %v", h)
+	}
+}

@@ -21,6 +21,7 @@ type RWLock struct {
 	racq        atomic.Uint64
 	writerSem   sema
 	readerSem   sema
+	readers     holderSlots
 }
 
 const rwMaxReaders = 1 << 30
@@ -53,6 +54,7 @@ func (rw *RWLock) RLock() {
 		rw.rlockSlow()
 	}
 	rw.racq.Add(1)
+	rw.readers.add(curGoid())
 }
 
 func (rw *RWLock) rlockSlow() {
@@ -75,6 +77,7 @@ func (rw *RWLock) TryRLock() bool {
 		}
 		if rw.readerCount.CompareAndSwap(c, c+1) {
 			rw.racq.Add(1)
+			rw.readers.add(curGoid())
 			return true
 		}
 	}
@@ -82,6 +85,9 @@ func (rw *RWLock) TryRLock() bool {
 
 // RUnlock undoes one RLock; it panics when there is no reader.
 func (rw *RWLock) RUnlock() {
+	if !rw.readers.unpaired.Load() {
+		rw.readers.remove(curGoid())
+	}
 	if r := rw.readerCount.Add(-1); r < 0 {
 		rw.runlockSlow(r)
 	}
@@ -200,15 +206,15 @@ func (rw *RWLock) Stats() Stats {
 	return s
 }
 
-// Holders implements Primitive: the writer, if one holds the lock. Readers
-// are counted (Readers) but not named.
+// Holders implements Primitive: the writer, if one holds the lock, else the
+// readers, while each reader unlocks its own read lock (see holderSlots).
 func (rw *RWLock) Holders() []uint64 {
 	if rw.readerCount.Load() < 0 && rw.readerWait.Load() <= 0 {
 		if g := rw.writer(); g != 0 {
 			return []uint64{g}
 		}
 	}
-	return nil
+	return rw.readers.list()
 }
 
 // String shows the state: <RWLock "cfg": readers=2 writer=none>.

@@ -21,7 +21,18 @@ type semaphore struct {
 	acq     atomic.Uint64
 	bound   int64 // the initial value, for a bounded semaphore
 	bounded bool
-	x       *ext
+
+	// A semaphore created with one permit is usually a mutex: owner names
+	// the goroutine holding that permit, for the wait-for graph. It is
+	// written only by the acquirer, and needs no locked instruction (see
+	// holderCount). The first release by another goroutine (a semaphore used
+	// as a signal) sets unpaired, and the owner is never named again: such
+	// holders are not owners, and naming them could make the deadlock
+	// detector report a cycle that the next release would break.
+	binary   bool
+	owner    holderCount
+	unpaired atomic.Bool
+	x        *ext
 }
 
 // Semaphore is Python's threading.Semaphore: a counter of permits; Acquire
@@ -59,6 +70,7 @@ func (s *semaphore) init(kind Kind, value int, bounded bool, opts []Option) erro
 	o := buildOptions(opts)
 	s.value.Store(int64(value))
 	s.bounded, s.bound = bounded, int64(value)
+	s.binary = value == 1
 	s.x = &ext{kind: kind, name: o.name}
 	s.x.npcs = callersInto(s.x.pcs[:], 4)
 	if o.name != "" {
@@ -87,6 +99,7 @@ func (s *semaphore) tryTake() bool {
 func (s *semaphore) Acquire() {
 	if v := s.value.Load(); v > 0 && s.value.CompareAndSwap(v, v-1) {
 		s.acq.Add(1)
+		s.noteOwner(curGoid())
 		return
 	}
 	s.acquireSlow(forever)
@@ -96,6 +109,7 @@ func (s *semaphore) Acquire() {
 func (s *semaphore) TryAcquire() bool {
 	if s.tryTake() {
 		s.acq.Add(1)
+		s.noteOwner(curGoid())
 		return true
 	}
 	return false
@@ -127,8 +141,10 @@ func (s *semaphore) Unlock() {
 }
 
 func (s *semaphore) acquireSlow(d deadline) (bool, error) {
+	g := curGoid()
 	if s.tryTake() {
 		s.acq.Add(1)
+		s.noteOwner(g)
 		return true, nil
 	}
 	if d.tryOnly() {
@@ -141,7 +157,6 @@ func (s *semaphore) acquireSlow(d deadline) (bool, error) {
 	if e.id.Load() == 0 {
 		s.registerSelf(e)
 	}
-	g := curGoid()
 	w := getWaiter(g)
 	defer putWaiter(w)
 	e.mu.Lock()
@@ -150,6 +165,7 @@ func (s *semaphore) acquireSlow(d deadline) (bool, error) {
 		s.nwait.Add(-1)
 		e.mu.Unlock()
 		s.acq.Add(1)
+		s.noteOwner(g)
 		return true, nil
 	}
 	e.q.pushBack(w)
@@ -173,6 +189,7 @@ func (s *semaphore) acquireSlow(d deadline) (bool, error) {
 	}
 	rec.end(OutcomeAcquired)
 	s.acq.Add(1)
+	s.noteOwner(g)
 	return true, nil
 }
 
@@ -198,6 +215,13 @@ func (s *semaphore) ReleaseN(n int) error {
 		}
 	} else {
 		s.value.Add(int64(n))
+	}
+	if s.binary && !s.unpaired.Load() {
+		if g := curGoid(); s.owner.load() == g {
+			s.owner.store(0)
+		} else {
+			s.unpaired.Store(true)
+		}
 	}
 	if s.nwait.Load() > 0 {
 		s.handOff()
@@ -239,8 +263,24 @@ func (s *semaphore) Stats() Stats {
 	return st
 }
 
-// Holders implements Primitive; semaphores do not track their holders.
-func (s *semaphore) Holders() []uint64 { return nil }
+// noteOwner records the acquirer of a binary semaphore's permit.
+func (s *semaphore) noteOwner(g uint64) {
+	if s.binary {
+		s.owner.store(g)
+	}
+}
+
+// Holders implements Primitive: for a semaphore created with one permit and
+// used in pairs, the goroutine holding it; else none (see owner).
+func (s *semaphore) Holders() []uint64 {
+	if !s.binary || s.unpaired.Load() {
+		return nil
+	}
+	if g := s.owner.load(); g != 0 && s.value.Load() <= 0 {
+		return []uint64{g}
+	}
+	return nil
+}
 
 // String is Python's repr: <Semaphore: value=3>, <BoundedSemaphore: value=2/3>.
 func (s *semaphore) String() string {
