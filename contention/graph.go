@@ -29,6 +29,9 @@ type Thread struct {
 	Wait *Wait `json:"wait,omitempty"`
 	// Holds are the ids of the primitives the thread holds.
 	Holds []string `json:"holds"`
+	// Stack is where a waiting thread blocked, from a goroutine dump
+	// (served by /threads and /graph; empty in a plain Snapshot).
+	Stack string `json:"stack,omitempty"`
 }
 
 // Wait is a thread's wait in progress.
@@ -164,6 +167,26 @@ func Snapshot() *Graph {
 	}
 	sort.Slice(g.Threads, func(i, j int) bool { return g.Threads[i].Ident < g.Threads[j].Ident })
 	return g
+}
+
+// AddStacks fills in the stack of every waiting thread from one goroutine
+// dump (which stops the world briefly: for diagnostics, not for polling).
+func (g *Graph) AddStacks() {
+	var idents []uint64
+	for _, t := range g.Threads {
+		if t.Wait != nil {
+			idents = append(idents, t.Ident)
+		}
+	}
+	if len(idents) == 0 {
+		return
+	}
+	stacks := goroutineStacks(idents)
+	for _, t := range g.Threads {
+		if t.Wait != nil {
+			t.Stack = stacks[t.Ident]
+		}
+	}
 }
 
 // Thread returns a thread of the snapshot by id.

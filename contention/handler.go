@@ -31,9 +31,17 @@ import (
 //	mux.Handle("/debug/threading/", http.StripPrefix("/debug/threading", contention.Handler()))
 func Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("/threads", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, Snapshot().Threads) })
+	mux.HandleFunc("/threads", func(w http.ResponseWriter, r *http.Request) {
+		g := Snapshot()
+		g.AddStacks()
+		writeJSON(w, g.Threads)
+	})
 	mux.HandleFunc("/primitives", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, Snapshot().Primitives) })
-	mux.HandleFunc("/graph", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, Snapshot()) })
+	mux.HandleFunc("/graph", func(w http.ResponseWriter, r *http.Request) {
+		g := Snapshot()
+		g.AddStacks()
+		writeJSON(w, g)
+	})
 	mux.HandleFunc("/graph.dot", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/vnd.graphviz; charset=utf-8")
 		_, _ = w.Write([]byte(Snapshot().DOT()))
