@@ -1,6 +1,7 @@
 package contention
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -22,7 +23,7 @@ import (
 //	/deadlocks   deadlock reports (JSON array of Report; [] when none)
 //	/longwaits   waits past the default Detector's long-wait threshold
 //	/lockorder   lock-order inversions (JSON array of OrderReport), when EnableLockOrder is on
-//	/profile     a pprof contention profile (go tool pprof reads it)
+//	/profile     a pprof contention profile (go tool pprof reads it); ?view=classes (default), waiters or releasers
 //	/contention  the most contended primitives: {"by_wait": [...], "by_count": [...]}, ?n= (1..1000, default 10)
 //
 // /deadlocks serves the default Detector's reports (see Start); without one,
@@ -66,11 +67,19 @@ func Handler() http.Handler {
 		writeJSON(w, lws)
 	})
 	mux.HandleFunc("/profile", func(w http.ResponseWriter, r *http.Request) {
+		p, err := ProfileOf(r.URL.Query().Get("view"))
+		if err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		var buf bytes.Buffer
+		if err := p.Write(&buf); err != nil {
+			writeError(w, http.StatusInternalServerError, "profile: "+err.Error())
+			return
+		}
 		w.Header().Set("Content-Type", "application/octet-stream")
 		w.Header().Set("Content-Disposition", `attachment; filename="contention.pb.gz"`)
-		if err := WriteProfile(w); err != nil {
-			writeError(w, http.StatusInternalServerError, "profile: "+err.Error())
-		}
+		_, _ = w.Write(buf.Bytes())
 	})
 	mux.HandleFunc("/lockorder", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, LockOrderReports()) })
 	mux.HandleFunc("/contention", func(w http.ResponseWriter, r *http.Request) {

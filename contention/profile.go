@@ -1,6 +1,7 @@
 package contention
 
 import (
+	"fmt"
 	"io"
 	"runtime"
 	"time"
@@ -10,12 +11,54 @@ import (
 	"github.com/threadmon/threadmon/threading"
 )
 
-// Profile is a contention profile in pprof's format, like the runtime's mutex
-// profile: one sample per class of primitive (a name, or a creation site)
-// that was ever waited on, with the number of waits and the total wait, at
-// the stack where the class's primitive was created. Labels kind and name
-// tell the classes apart; `go tool pprof -top` reads it.
-func Profile() *profile.Profile {
+// The views of the contention profile.
+const (
+	// ViewClasses has one sample per class of primitive (a name, or a
+	// creation site) that was ever waited on, at the stack where the class's
+	// primitive was created.
+	ViewClasses = "classes"
+	// ViewWaiters has the waits by the stacks where they blocked.
+	ViewWaiters = "waiters"
+	// ViewReleasers has the hand-offs to parked waiters by the releasers'
+	// stacks (delay 0).
+	ViewReleasers = "releasers"
+)
+
+// Profile is the classes view of ProfileOf.
+func Profile() *profile.Profile { p, _ := ProfileOf(ViewClasses); return p }
+
+// ProfileOf is a contention profile in pprof's format, like the runtime's
+// mutex profile: samples of [contentions, delay] with labels kind and name,
+// for one view. The waiters and releasers views need threading.SetWaitStacks
+// (true), which captures a stack on each wait that blocks. `go tool pprof`
+// reads it.
+func ProfileOf(view string) (*profile.Profile, error) {
+	type row struct {
+		kind, label string
+		stack       []uintptr
+		count       uint64
+		delay       time.Duration
+	}
+	var rows []row
+	switch view {
+	case ViewClasses, "":
+		for _, c := range threading.Classes() {
+			if c.Stats.Contentions == 0 || c.Kind == threading.KindThread {
+				continue
+			}
+			rows = append(rows, row{c.Kind.String(), c.Label, c.Stack, c.Stats.Contentions, c.Stats.WaitTotal})
+		}
+	case ViewWaiters, ViewReleasers:
+		samples, _ := threading.WaiterStacks()
+		if view == ViewReleasers {
+			samples, _ = threading.ReleaserStacks()
+		}
+		for _, s := range samples {
+			rows = append(rows, row{s.Kind.String(), s.Label, s.Stack, s.Count, s.Delay})
+		}
+	default:
+		return nil, fmt.Errorf("unknown view %q: want classes, waiters or releasers", view)
+	}
 	p := &profile.Profile{
 		SampleType:        []*profile.ValueType{{Type: "contentions", Unit: "count"}, {Type: "delay", Unit: "nanoseconds"}},
 		PeriodType:        &profile.ValueType{Type: "contentions", Unit: "count"},
@@ -50,19 +93,16 @@ func Profile() *profile.Profile {
 		p.Location = append(p.Location, l)
 		return l
 	}
-	for _, c := range threading.Classes() {
-		if c.Stats.Contentions == 0 || c.Kind == threading.KindThread {
-			continue
-		}
+	for _, c := range rows {
 		s := &profile.Sample{
-			Value: []int64{int64(c.Stats.Contentions), int64(c.Stats.WaitTotal)},
-			Label: map[string][]string{"kind": {c.Kind.String()}, "name": {c.Label}},
+			Value: []int64{int64(c.count), int64(c.delay)},
+			Label: map[string][]string{"kind": {c.kind}, "name": {c.label}},
 		}
-		for _, pc := range c.Stack {
+		for _, pc := range c.stack {
 			s.Location = append(s.Location, location(pc))
 		}
 		if len(s.Location) == 0 { // a class whose primitives are all gone: its label as a frame
-			fn := &profile.Function{ID: uint64(len(p.Function) + 1), Name: c.Kind.String() + " " + c.Label}
+			fn := &profile.Function{ID: uint64(len(p.Function) + 1), Name: c.kind + " " + c.label}
 			p.Function = append(p.Function, fn)
 			l := &profile.Location{ID: uint64(len(p.Location) + 1), Mapping: mapping, Line: []profile.Line{{Function: fn}}}
 			p.Location = append(p.Location, l)
@@ -70,8 +110,9 @@ func Profile() *profile.Profile {
 		}
 		p.Sample = append(p.Sample, s)
 	}
-	return p
+	return p, nil
 }
 
-// WriteProfile writes Profile, gzipped protobuf, as `go tool pprof` reads.
+// WriteProfile writes the classes view, gzipped protobuf, as `go tool pprof`
+// reads.
 func WriteProfile(w io.Writer) error { return Profile().Write(w) }

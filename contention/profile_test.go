@@ -81,3 +81,59 @@ func TestProfile(t *testing.T) {
 		t.Fatalf("go tool pprof: %v\n%s", err, out)
 	}
 }
+
+// With wait stacks on, the waiters and releasers views carry the stacks of
+// the waits and of the hand-offs; an unknown view is a 400.
+func TestProfileViews(t *testing.T) {
+	threading.SetWaitStacks(true)
+	defer threading.SetWaitStacks(false)
+	name := uniqName("viewed")
+	l := newContendedLock(name)
+	l.Acquire()
+	th := spawn("view-waiter", func() error { waitHere(l); return l.Release() })
+	for l.Stats().Waiters == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(5 * time.Millisecond)
+	releaseHere(l)
+	_ = th.Join()
+	for view, fn := range map[string]string{ViewWaiters: "waitHere", ViewReleasers: "releaseHere"} {
+		p, err := ProfileOf(view)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ok := false
+		for _, s := range p.Sample {
+			if s.Label["name"][0] != name {
+				continue
+			}
+			for _, loc := range s.Location {
+				for _, ln := range loc.Line {
+					ok = ok || strings.HasSuffix(ln.Function.Name, fn)
+				}
+			}
+		}
+		if !ok {
+			t.Fatalf("view %s has no sample of %s at %s", view, name, fn)
+		}
+	}
+	addr, stop, err := Serve("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	resp, err := http.Get("http://" + addr + "/profile?view=nope")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("unknown view: %d", resp.StatusCode)
+	}
+}
+
+//go:noinline
+func waitHere(l *threading.Lock) { l.Acquire() }
+
+//go:noinline
+func releaseHere(l *threading.Lock) { _ = l.Release() }

@@ -504,6 +504,9 @@ func (s *waitScope) end(out Outcome) {
 		t.waiting.CompareAndSwap(s.rec, nil)
 	}
 	if e := s.e; e != nil {
+		if s.rec != nil && len(s.rec.info.pcs) > 0 && e.kind != KindThread {
+			waiterStacks.add(e.kind, entryLabel(e), s.rec.info.pcs, d)
+		}
 		e.waiters.Add(-1)
 		e.waitNanos.Add(int64(d))
 		switch out {

@@ -214,6 +214,7 @@ func (m *mutexCore) unlockSlow() bool {
 		}
 		e.mu.Unlock()
 		if w != nil {
+			recordReleaser(e)
 			w.ch <- wakeGranted
 		}
 		return true

@@ -232,13 +232,18 @@ func (s *semaphore) ReleaseN(n int) error {
 // handOff gives free permits to parked waiters, oldest first.
 func (s *semaphore) handOff() {
 	e := s.x
+	handed := false
 	e.mu.Lock()
 	for e.q.head != nil && s.tryTake() {
 		w := e.q.popFront()
 		s.nwait.Add(-1)
 		w.ch <- wakeGranted
+		handed = true
 	}
 	e.mu.Unlock()
+	if handed {
+		recordReleaser(e)
+	}
 }
 
 // Value is the number of free permits.

@@ -1,0 +1,105 @@
+package threading
+
+import (
+	"hash/maphash"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// With SetWaitStacks on, every wait that blocked is also counted by its
+// stack (where the waiter blocked) and every hand-off of a lock or a permit
+// to a parked waiter by the releaser's stack: the waiter and releaser stacks
+// of a contention profile. The tables are bounded; samples past the bound are
+// counted in Dropped.
+
+// StackSample is the waits (or hand-offs) of one class of primitive at one
+// stack.
+type StackSample struct {
+	Kind  Kind
+	Label string
+	// Stack is innermost frame first.
+	Stack []uintptr
+	Count uint64
+	// Delay is the total wait, for waiter samples; 0 for releasers.
+	Delay time.Duration
+}
+
+const maxStackSamples = 4096
+
+type stackTable struct {
+	mu      sync.Mutex
+	m       map[uint64]*StackSample
+	dropped atomic.Uint64
+}
+
+var (
+	waiterStacks, releaserStacks stackTable
+	stackSeed                    = maphash.MakeSeed()
+)
+
+func (t *stackTable) add(kind Kind, label string, pcs []uintptr, d time.Duration) {
+	var h maphash.Hash
+	h.SetSeed(stackSeed)
+	h.WriteString(label)
+	h.WriteByte(byte(kind))
+	for _, pc := range pcs {
+		var b [8]byte
+		for i := range b {
+			b[i] = byte(pc >> (8 * i))
+		}
+		h.Write(b[:])
+	}
+	key := h.Sum64()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.m == nil {
+		t.m = make(map[uint64]*StackSample)
+	}
+	s := t.m[key]
+	if s == nil {
+		if len(t.m) >= maxStackSamples {
+			t.dropped.Add(1)
+			return
+		}
+		s = &StackSample{Kind: kind, Label: label, Stack: append([]uintptr(nil), pcs...)}
+		t.m[key] = s
+	}
+	s.Count++
+	s.Delay += d
+}
+
+func (t *stackTable) snapshot() []StackSample {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]StackSample, 0, len(t.m))
+	for _, s := range t.m {
+		c := *s
+		c.Stack = append([]uintptr(nil), s.Stack...)
+		out = append(out, c)
+	}
+	return out
+}
+
+// WaiterStacks returns the waits counted by the stacks where they blocked
+// (SetWaitStacks must be on), and how many were dropped past the bound.
+func WaiterStacks() ([]StackSample, uint64) {
+	return waiterStacks.snapshot(), waiterStacks.dropped.Load()
+}
+
+// ReleaserStacks returns the hand-offs to parked waiters counted by the
+// releasers' stacks (SetWaitStacks must be on), and how many were dropped.
+func ReleaserStacks() ([]StackSample, uint64) {
+	return releaserStacks.snapshot(), releaserStacks.dropped.Load()
+}
+
+// recordReleaser counts a hand-off by the calling goroutine to a waiter of e.
+func recordReleaser(e *ext) {
+	if !waitStacks.Load() || e == nil {
+		return
+	}
+	var pcs [32]uintptr
+	n := runtime.Callers(3, pcs[:])
+	releaserStacks.add(e.kind, entryLabel(e), pcs[:n], 0)
+}
