@@ -49,13 +49,16 @@ type edgeInfo struct {
 	pcs    []uintptr
 }
 
-// heldList is the classes one goroutine holds, in acquisition order.
+// heldList is the classes one goroutine holds, in acquisition order. Only
+// its goroutine touches items and seen, so the common path takes no lock; a
+// Lock released by another goroutine is queued in pending, which the owner
+// applies on its next acquisition or release.
 type heldList struct {
-	g     uint64
-	mu    sync.Mutex
-	items []heldItem
-	seen  [8]uint64 // recently checked edges (from<<32 | to), a small ring
-	next  int
+	g       uint64
+	items   []heldItem
+	seen    [8]uint64 // recently checked edges (from<<32 | to), a small ring
+	next    int
+	pending atomic.Pointer[removal]
 }
 
 type heldItem struct {
@@ -63,11 +66,36 @@ type heldItem struct {
 	c *threading.Class
 }
 
+type removal struct {
+	p    threading.Primitive
+	next *removal
+}
+
+func (h *heldList) applyPending() {
+	if h.pending.Load() == nil {
+		return
+	}
+	for r := h.pending.Swap(nil); r != nil; r = r.next {
+		h.remove(r.p)
+	}
+}
+
+func (h *heldList) remove(p threading.Primitive) {
+	for i := len(h.items) - 1; i >= 0; i-- {
+		if h.items[i].p == p {
+			h.items = append(h.items[:i], h.items[i+1:]...)
+			return
+		}
+	}
+}
+
+// heldSlots is the size of the direct-mapped table of held lists. Two live
+// goroutines whose ids collide take the slot from each other and lose what
+// the other recorded: checking then misses edges, it never invents one.
 const heldSlots = 1 << 13
 
 type lockOrder struct {
-	slots    [heldSlots]atomic.Pointer[heldList] // direct-mapped by goroutine id
-	overflow sync.Map                            // goroutine id → *heldList, on a slot collision
+	slots [heldSlots]atomic.Pointer[heldList] // by goroutine id
 
 	mu       sync.RWMutex
 	succ     map[uint32]map[uint32]*edgeInfo
@@ -112,39 +140,16 @@ func init() {
 	}
 }
 
-func (lo *lockOrder) list(g uint64, create bool) *heldList {
-	slot := &lo.slots[g%heldSlots]
-	if h := slot.Load(); h != nil && h.g == g {
-		return h
-	}
-	if v, ok := lo.overflow.Load(g); ok {
-		return v.(*heldList)
-	}
-	if !create {
-		return nil
-	}
-	h := &heldList{g: g}
-	if old := slot.Load(); old == nil || holdsNothing(old) {
-		if slot.CompareAndSwap(old, h) {
-			return h
-		}
-	}
-	v, _ := lo.overflow.LoadOrStore(g, h)
-	return v.(*heldList)
-}
-
-// holdsNothing says whether a slot's list may be taken over by another
-// goroutine: one whose goroutine holds nothing.
-func holdsNothing(h *heldList) bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return len(h.items) == 0
-}
-
-// Acquired implements threading.LockTracker.
+// Acquired implements threading.LockTracker; it runs on the acquiring
+// goroutine g.
 func (lo *lockOrder) Acquired(p threading.Primitive, c *threading.Class, g uint64) {
-	h := lo.list(g, true)
-	h.mu.Lock()
+	slot := &lo.slots[g%heldSlots]
+	h := slot.Load()
+	if h == nil || h.g != g {
+		h = &heldList{g: g}
+		slot.Store(h)
+	}
+	h.applyPending()
 	var fresh []*threading.Class
 	for _, it := range h.items {
 		if it.c.ID == c.ID {
@@ -165,30 +170,29 @@ func (lo *lockOrder) Acquired(p threading.Primitive, c *threading.Class, g uint6
 		}
 	}
 	h.items = append(h.items, heldItem{p, c})
-	h.mu.Unlock()
 	for _, from := range fresh {
 		lo.edge(from, c, g)
 	}
 }
 
-// Released implements threading.LockTracker.
+// Released implements threading.LockTracker; g is the goroutine that
+// acquired p, which may not be the one releasing it.
 func (lo *lockOrder) Released(p threading.Primitive, c *threading.Class, g uint64) {
-	h := lo.list(g, false)
-	if h == nil {
-		return // taken before checking was on
+	h := lo.slots[g%heldSlots].Load()
+	if h == nil || h.g != g {
+		return // taken before checking was on, or the slot was taken over
 	}
-	h.mu.Lock()
-	for i := len(h.items) - 1; i >= 0; i-- {
-		if h.items[i].p == p {
-			h.items = append(h.items[:i], h.items[i+1:]...)
-			break
+	if threading.GetIdent() != g {
+		r := &removal{p: p}
+		for {
+			r.next = h.pending.Load()
+			if h.pending.CompareAndSwap(r.next, r) {
+				return
+			}
 		}
 	}
-	empty := len(h.items) == 0
-	h.mu.Unlock()
-	if empty {
-		lo.overflow.Delete(g)
-	}
+	h.applyPending()
+	h.remove(p)
 }
 
 // edge records from→to, and reports the cycle it closes, if any.
