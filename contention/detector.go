@@ -120,6 +120,7 @@ func Start(opts ...Option) *Detector {
 	if d.interval <= 0 {
 		d.interval = 250 * time.Millisecond
 	}
+	threading.SetNameReaders() // readers blocking a writer belong in the graph
 	defaultMu.Lock()
 	if defaultDet == nil {
 		defaultDet = d

@@ -54,7 +54,9 @@ func (rw *RWLock) RLock() {
 		rw.rlockSlow()
 	}
 	rw.racq.Add(1)
-	rw.readers.add(curGoid())
+	if nameReaders.Load() {
+		rw.readers.add(curGoid())
+	}
 }
 
 func (rw *RWLock) rlockSlow() {
@@ -77,7 +79,9 @@ func (rw *RWLock) TryRLock() bool {
 		}
 		if rw.readerCount.CompareAndSwap(c, c+1) {
 			rw.racq.Add(1)
-			rw.readers.add(curGoid())
+			if nameReaders.Load() {
+				rw.readers.add(curGoid())
+			}
 			return true
 		}
 	}
@@ -85,7 +89,7 @@ func (rw *RWLock) TryRLock() bool {
 
 // RUnlock undoes one RLock; it panics when there is no reader.
 func (rw *RWLock) RUnlock() {
-	if !rw.readers.unpaired.Load() {
+	if nameReaders.Load() && !rw.readers.unpaired.Load() {
 		rw.readers.remove(curGoid())
 	}
 	if r := rw.readerCount.Add(-1); r < 0 {
@@ -207,7 +211,8 @@ func (rw *RWLock) Stats() Stats {
 }
 
 // Holders implements Primitive: the writer, if one holds the lock, else the
-// readers, while each reader unlocks its own read lock (see holderSlots).
+// readers, while each reader unlocks its own read lock (see holderSlots) and
+// SetNameReaders is on.
 func (rw *RWLock) Holders() []uint64 {
 	if rw.readerCount.Load() < 0 && rw.readerWait.Load() <= 0 {
 		if g := rw.writer(); g != 0 {
@@ -225,6 +230,16 @@ func (rw *RWLock) String() string {
 	}
 	return fmt.Sprintf("<%s: readers=%d writer=%s>", describe(KindRWLock, &rw.w.x), rw.Readers(), w)
 }
+
+// nameReaders turns on naming RWLock readers.
+var nameReaders atomic.Bool
+
+// SetNameReaders turns on naming the readers of every RWLock, for the
+// wait-for graph: it costs a CAS on RLock and on RUnlock, so it is off until
+// something needs it (contention.Start turns it on). Once on, it stays on. A
+// read lock taken before is not named, and its RUnlock stops the naming of
+// that lock's readers (it looks like a release by another goroutine).
+func SetNameReaders() { nameReaders.Store(true) }
 
 // sema is a plain counting semaphore for RWLock's internal hand-offs.
 type sema struct {
