@@ -11,8 +11,10 @@ import (
 )
 
 // workload is the demo: bank transfers on contended locks, a
-// producer-consumer on a Condition, a barrier pipeline and a pool guarded by
-// a semaphore. Every loop stops when the demo's context ends.
+// producer-consumer on a Condition, a barrier pipeline, a pool guarded by a
+// semaphore, and five dining philosophers who deadlock after a few seconds.
+// Every loop stops when the demo's context ends; the philosophers wait
+// through it, so stopping the demo frees them.
 type workload struct {
 	ctx       context.Context
 	cancel    context.CancelFunc
@@ -84,7 +86,43 @@ func startDemo(parent context.Context) *workload {
 			}
 		})
 	}
+	w.philosophers(5, deadlockAfter)
 	return w
+}
+
+// deadlockAfter is when the philosophers close their cycle.
+var deadlockAfter = 3 * time.Second
+
+// philosophers starts n threads that think for a while, then each takes its
+// left fork and waits for its right one: the classic deadlock.
+func (w *workload) philosophers(n int, after time.Duration) {
+	forks := make([]*threading.Lock, n)
+	for i := range forks {
+		forks[i] = threading.NewLock(threading.WithName(fmt.Sprintf("fork-%d", i)))
+	}
+	seated, _ := threading.NewBarrier(n, threading.WithName("table"))
+	for i := 0; i < n; i++ {
+		t := threading.NewThread(func(context.Context) error {
+			select { // think
+			case <-time.After(after):
+			case <-w.ctx.Done():
+				return nil
+			}
+			if err := forks[i].AcquireContext(w.ctx); err != nil {
+				return nil
+			}
+			defer forks[i].Release()
+			if _, err := seated.WaitContext(w.ctx); err != nil {
+				return nil
+			}
+			if err := forks[(i+1)%n].AcquireContext(w.ctx); err != nil {
+				return nil // the demo ended, or the deadlock was broken
+			}
+			return forks[(i+1)%n].Release()
+		}, threading.WithName(fmt.Sprintf("philosopher-%d", i)), threading.WithDaemon(true))
+		_ = t.Start()
+		w.threads = append(w.threads, t)
+	}
 }
 
 func (w *workload) done() bool { return w.ctx.Err() != nil }

@@ -1,87 +1,103 @@
-// Command threadmon watches the threads and primitives of package threading.
+// Command threadmon serves a live view of package threading: the threads,
+// the lock graph with deadlock cycles marked, the most contended primitives,
+// deadlock and lock-order reports, as a web page, a JSON API and Prometheus
+// metrics.
 //
-// This first version runs the built-in demo workload (-demo) and prints the
-// live thread registry and the most contended primitives as text, once per
-// interval. The HTTP sidecar, web UI and deadlock view come with the
-// contention package.
+//	threadmon -demo                 # runs a built-in workload and watches it
+//
+// The page is at http://127.0.0.1:7070/ by default. The same page can be
+// served from inside a service with one line: see Embedded.
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
-	"io"
+	"net"
 	"os"
 	"os/signal"
-	"sort"
 	"syscall"
-	"text/tabwriter"
 	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/threadmon/threadmon/threading"
 )
 
-func main() {
-	demo := flag.Bool("demo", false, "run the built-in demo workload and watch it")
-	duration := flag.Duration("duration", 30*time.Second, "how long the demo runs (0: until interrupted)")
-	interval := flag.Duration("interval", time.Second, "how often to print the registry")
-	flag.Parse()
-	if !*demo {
-		fmt.Fprintln(os.Stderr, "threadmon: nothing to do; run with -demo (the HTTP sidecar comes in a later release)")
-		flag.Usage()
-		os.Exit(2)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if *duration > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, *duration)
-		defer cancel()
-	}
-	threading.Main(func() {
-		w := startDemo(ctx)
-		tick := time.NewTicker(*interval)
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				w.stop()
-				printSnapshot(os.Stdout, w)
-				fmt.Println("threadmon: demo finished")
-				return
-			case <-tick.C:
-				printSnapshot(os.Stdout, w)
-			}
-		}
-	})
+type config struct {
+	demo     bool
+	listen   string
+	token    string
+	logLevel string
+	duration time.Duration
+	pprof    bool
 }
 
-func printSnapshot(out io.Writer, w *workload) {
-	fmt.Fprintf(out, "\n== %s  threads=%d  transfers=%d  items=%d  rounds=%d\n",
-		time.Now().Format(time.TimeOnly), threading.ActiveCount(), w.transfers.Load(), w.consumed.Load(), w.rounds.Load())
-	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "THREAD\tIDENT\tSTATE\tWAITS ON\tFOR")
-	for _, t := range threading.Enumerate() {
-		if t.IsDummy() {
-			continue
-		}
-		state, on, since := "running", "", ""
-		if wi, ok := t.Waiting(); ok {
-			state = "waiting (" + wi.Kind.String() + ")"
-			on = wi.Primitive.String()
-			since = time.Since(wi.Since).Round(time.Microsecond).String()
-		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", t.Name(), t.Ident(), state, on, since)
+func main() {
+	var cfg config
+	flag.BoolVar(&cfg.demo, "demo", false, "run the built-in demo workload and watch it")
+	flag.StringVar(&cfg.listen, "listen", "127.0.0.1:7070", "address to serve the UI, the API and /metrics on")
+	flag.StringVar(&cfg.token, "token", os.Getenv("THREADMON_TOKEN"), "bearer token required on everything but /healthz (default $THREADMON_TOKEN)")
+	flag.StringVar(&cfg.logLevel, "log-level", "info", "debug, info, warn or error")
+	flag.DurationVar(&cfg.duration, "duration", 0, "stop after this long (0: run until SIGINT or SIGTERM)")
+	flag.BoolVar(&cfg.pprof, "pprof", false, "also serve net/http/pprof under /debug/pprof/")
+	flag.Parse()
+	if err := run(cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "threadmon:", err)
+		os.Exit(1)
 	}
-	tw.Flush()
-	classes := threading.Classes()
-	sort.Slice(classes, func(i, j int) bool { return classes[i].Stats.WaitTotal > classes[j].Stats.WaitTotal })
-	fmt.Fprintln(tw, "\nPRIMITIVE\tKIND\tACQUIRED\tCONTENDED\tTIMEOUTS\tWAIT TOTAL")
-	for i, c := range classes {
-		if i == 8 {
-			break
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\n", c.Label, c.Kind, c.Stats.Acquisitions, c.Stats.Contentions, c.Stats.Timeouts, c.Stats.WaitTotal.Round(time.Microsecond))
+}
+
+func run(cfg config) error {
+	if !cfg.demo {
+		return errors.New("nothing to watch: run with -demo (watching other services with -target comes in a later release)")
 	}
-	tw.Flush()
+	var level zapcore.Level
+	if err := level.UnmarshalText([]byte(cfg.logLevel)); err != nil {
+		return fmt.Errorf("-log-level: %w", err)
+	}
+	logCfg := zap.NewProductionConfig()
+	logCfg.Level = zap.NewAtomicLevelAt(level)
+	log, err := logCfg.Build()
+	if err != nil {
+		return err
+	}
+	defer log.Sync() //nolint:errcheck
+	threading.SetLogger(log)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if cfg.duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, cfg.duration)
+		defer cancel()
+	}
+	ln, err := net.Listen("tcp", cfg.listen)
+	if err != nil {
+		return err
+	}
+	var runErr error
+	threading.Main(func() {
+		srv, err := newServer(serverOptions{token: cfg.token, pprof: cfg.pprof, log: log})
+		if err != nil {
+			runErr = err
+			return
+		}
+		defer srv.close()
+		w := startDemo(ctx)
+		defer w.stop()
+		hs := srv.httpServer()
+		go func() { _ = hs.Serve(ln) }()
+		log.Info("threadmon demo running: open the page", zap.String("url", "http://"+ln.Addr().String()+"/"))
+		fmt.Printf("threadmon: demo running at http://%s/ (Ctrl-C stops it)\n", ln.Addr())
+		<-ctx.Done()
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = hs.Shutdown(shutdownCtx)
+		log.Info("threadmon stopped")
+		fmt.Println("threadmon: demo finished")
+	})
+	return runErr
 }

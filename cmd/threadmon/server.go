@@ -1,0 +1,139 @@
+package main
+
+import (
+	"crypto/subtle"
+	"embed"
+	"encoding/json"
+	"io/fs"
+	"net/http"
+	"net/http/pprof"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+
+	"github.com/threadmon/threadmon/contention"
+	"github.com/threadmon/threadmon/metrics"
+)
+
+//go:embed ui
+var uiFiles embed.FS
+
+type serverOptions struct {
+	token string
+	pprof bool
+	log   *zap.Logger
+}
+
+// server is threadmon's HTTP side: the page, the API, /metrics, /healthz.
+type server struct {
+	opts     serverOptions
+	reg      *prometheus.Registry
+	metrics  *metrics.Metrics
+	detector *contention.Detector
+	handler  http.Handler
+}
+
+func newServer(opts serverOptions) (*server, error) {
+	if opts.log == nil {
+		opts.log = zap.NewNop()
+	}
+	s := &server{opts: opts, reg: prometheus.NewRegistry()}
+	m, err := metrics.Register(s.reg)
+	if err != nil {
+		return nil, err
+	}
+	s.metrics = m
+	seen := prometheus.NewCounter(prometheus.CounterOpts{Namespace: "threadmon", Name: "deadlocks_seen_total",
+		Help: "Deadlocks threadmon's detector has reported."})
+	s.reg.MustRegister(seen)
+	s.detector = contention.Start(contention.WithCallback(func(r *contention.Report) {
+		seen.Inc()
+		opts.log.Error("deadlock", zap.String("id", r.ID), zap.Strings("primitives", r.Primitives), zap.String("report", r.Text))
+	}))
+	ui, err := fs.Sub(uiFiles, "ui")
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/api/", http.StripPrefix("/api", contention.Handler()))
+	mux.Handle("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{EnableOpenMetrics: true}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	static := http.FileServer(http.FS(ui))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/", "/app.js", "/style.css":
+			static.ServeHTTP(w, r)
+		default:
+			jsonError(w, http.StatusNotFound, "no such path: "+r.URL.Path)
+		}
+	})
+	if opts.pprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
+	s.handler = s.harden(mux)
+	return s, nil
+}
+
+// harden is the middleware every request goes through: read-only methods,
+// the bearer token, and headers that keep the page from running anything but
+// its own script.
+func (s *server) harden(next http.Handler) http.Handler {
+	token := []byte(s.opts.token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'")
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			h.Set("Allow", "GET, HEAD")
+			jsonError(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed: threadmon is read-only")
+			return
+		}
+		if len(token) > 0 && r.URL.Path != "/healthz" && !isStatic(r.URL.Path) {
+			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			if !ok || subtle.ConstantTimeCompare([]byte(got), token) != 1 {
+				h.Set("WWW-Authenticate", `Bearer realm="threadmon"`)
+				jsonError(w, http.StatusUnauthorized, "a valid bearer token is required")
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// isStatic says whether a path is the page's own code, which holds no data
+// and must load for the page to ask for the token.
+func isStatic(p string) bool { return p == "/" || p == "/app.js" || p == "/style.css" }
+
+func (s *server) httpServer() *http.Server {
+	return &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
+}
+
+func (s *server) close() {
+	s.detector.Stop()
+	s.metrics.Close()
+}
+
+func jsonError(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": msg})
+}
