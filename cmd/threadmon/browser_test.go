@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/threadmon/threadmon/threading"
+)
+
+// chromium returns the path of a headless Chromium, or skips the test (it
+// fails under CI, whose .ci/run installs Debian's chromium).
+func chromium(t *testing.T) string {
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("chromium is not installed; .ci/run installs Debian's chromium")
+	}
+	t.Skip("chromium not installed")
+	return ""
+}
+
+func headless(t *testing.T, bin string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	base := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+		"--disable-background-networking", "--disable-component-update", "--disable-sync",
+		"--user-data-dir=" + t.TempDir(), "--window-size=1400,1400", "--virtual-time-budget=5000"}
+	out, err := exec.CommandContext(ctx, bin, append(base, args...)...).Output()
+	if err != nil {
+		t.Fatalf("chromium %v: %v", args, err)
+	}
+	return string(out)
+}
+
+// The page, in a real headless browser, against the demo: it waits for the
+// philosophers' deadlock to show, checks what an on-call engineer reads, that
+// a hostile thread name is shown as text, and saves a screenshot
+// ($THREADMON_SCREENSHOT, or the test's temporary folder).
+func TestPageInBrowser(t *testing.T) {
+	bin := chromium(t)
+	old := deadlockAfter
+	deadlockAfter = 300 * time.Millisecond
+	defer func() { deadlockAfter = old }()
+	s, err := newServer(serverOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := s.httpServer()
+	go func() { _ = hs.Serve(ln) }()
+	ctx, cancel := context.WithCancel(context.Background())
+	w := startDemo(ctx)
+	defer func() {
+		cancel()
+		w.stop()
+		_ = hs.Close()
+		s.close()
+	}()
+	// A thread whose name is markup, waiting on a lock whose name is markup.
+	evilLock := threading.NewLock(threading.WithName(`<img src=x onerror=alert(1)>`))
+	evilLock.Acquire()
+	evil := threading.NewThread(func(context.Context) error {
+		if err := evilLock.AcquireContext(ctx); err != nil {
+			return nil
+		}
+		return evilLock.Release()
+	}, threading.WithName("<script>alert(1)</script>"), threading.WithDaemon(true))
+	_ = evil.Start()
+	defer func() { _ = evilLock.Release(); _ = evil.Join() }()
+
+	url := "http://" + ln.Addr().String() + "/"
+	deadline := time.Now().Add(60 * time.Second)
+	var dom string
+	for {
+		dom = headless(t, bin, "--dump-dom", url)
+		if strings.Contains(dom, "Deadlock: philosopher") || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	for _, want := range []string{
+		"Deadlock: philosopher",                 // the report, in the reports panel
+		`class="alert"`,                         // the banner
+		"Lock fork-0",                           // the graph's primitives
+		"philosopher-4",                         // the thread table
+		"account-0",                             // the most contended
+		"&lt;script&gt;alert(1)&lt;/script&gt;", // the hostile name, as text
+	} {
+		if !strings.Contains(dom, want) {
+			t.Fatalf("page lacks %q:\n%s", want, dom)
+		}
+	}
+	for _, bad := range []string{"<script>alert(1)", "<img src=\"x\""} {
+		if strings.Contains(dom, bad) {
+			t.Fatalf("hostile markup reached the page as HTML: %q", bad)
+		}
+	}
+	shot := os.Getenv("THREADMON_SCREENSHOT")
+	if shot == "" {
+		shot = filepath.Join(t.TempDir(), "threadmon.png")
+	}
+	headless(t, bin, "--screenshot="+shot, url)
+	if st, err := os.Stat(shot); err != nil || st.Size() < 10000 {
+		t.Fatalf("screenshot %s: %v", shot, err)
+	}
+	t.Logf("screenshot: %s", shot)
+}
