@@ -369,7 +369,15 @@ func buildReport(g *Graph, c []string, key string) *Report {
 	for i, id := range c {
 		idents[i] = g.threads[id].Ident
 	}
-	stacks := goroutineStacks(idents)
+	var stacks map[uint64]string
+	if g.remote {
+		stacks = map[uint64]string{}
+		for _, id := range c {
+			stacks[g.threads[id].Ident] = g.threads[id].Stack
+		}
+	} else {
+		stacks = goroutineStacks(idents)
+	}
 	var b strings.Builder
 	b.WriteString("Found one deadlock:\n=============================\n")
 	for i, id := range c {
@@ -450,3 +458,23 @@ func CheckNow(confirm time.Duration) []*Report {
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
 }
+
+// Checker confirms deadlocks in graphs it is handed, as a Detector does in
+// its own process: a cycle is reported when two successive graphs show it
+// with the same threads in the same waits, and once. A sidecar uses one per
+// watched process, on the graphs it polls.
+type Checker struct{ d *Detector }
+
+// NewChecker returns an empty Checker.
+func NewChecker() *Checker {
+	return &Checker{d: &Detector{reported: map[string]bool{}, pending: map[string]bool{}}}
+}
+
+// Check looks at the next graph and returns the deadlocks it confirms.
+func (c *Checker) Check(g *Graph) []*Report {
+	g.index()
+	return c.d.check(g)
+}
+
+// Reports returns every deadlock confirmed so far.
+func (c *Checker) Reports() []*Report { return c.d.Reports() }

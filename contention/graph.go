@@ -89,6 +89,48 @@ type Graph struct {
 	objs    map[string]threading.Primitive
 	tobjs   map[string]*threading.Thread
 	waits   map[string]threading.WaitInfo
+	remote  bool // decoded from another process's /graph: stacks come from Thread.Stack
+}
+
+// index builds the lookup maps of a graph decoded from JSON (another
+// process's /graph), dropping edges and waits that name unknown nodes.
+func (g *Graph) index() {
+	if g.threads != nil {
+		return
+	}
+	g.remote = true
+	g.threads = map[string]*Thread{}
+	g.prims = map[string]*Primitive{}
+	for _, p := range g.Primitives {
+		if p != nil {
+			g.prims[p.ID] = p
+		}
+	}
+	for _, t := range g.Threads {
+		if t == nil {
+			continue
+		}
+		if t.Wait != nil && g.prims[t.Wait.Primitive] == nil {
+			t.Wait = nil
+		}
+		g.threads[t.ID] = t
+	}
+	for _, p := range g.prims {
+		var hs []string
+		for _, h := range p.Holders {
+			if g.threads[h] != nil {
+				hs = append(hs, h)
+			}
+		}
+		p.Holders = hs
+	}
+}
+
+// Cycles returns the wait-for cycles of the graph, each as the ids of its
+// threads. It also works on a graph decoded from another process's /graph.
+func (g *Graph) Cycles() [][]string {
+	g.index()
+	return g.cycles()
 }
 
 func threadID(ident uint64) string { return fmt.Sprintf("t%d", ident) }

@@ -17,6 +17,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -28,6 +29,8 @@ import (
 
 type config struct {
 	demo     bool
+	targets  []string
+	interval time.Duration
 	listen   string
 	token    string
 	logLevel string
@@ -38,6 +41,9 @@ type config struct {
 func main() {
 	var cfg config
 	flag.BoolVar(&cfg.demo, "demo", false, "run the built-in demo workload and watch it")
+	flag.Func("target", "URL of a service's contention handler to watch (repeatable), e.g. http://127.0.0.1:6060/debug/threading",
+		func(v string) error { cfg.targets = append(cfg.targets, v); return nil })
+	flag.DurationVar(&cfg.interval, "interval", 2*time.Second, "how often to poll each -target")
 	flag.StringVar(&cfg.listen, "listen", "127.0.0.1:7070", "address to serve the UI, the API and /metrics on")
 	flag.StringVar(&cfg.token, "token", os.Getenv("THREADMON_TOKEN"), "bearer token required on everything but /healthz (default $THREADMON_TOKEN)")
 	flag.StringVar(&cfg.logLevel, "log-level", "info", "debug, info, warn or error")
@@ -51,8 +57,11 @@ func main() {
 }
 
 func run(cfg config) error {
-	if !cfg.demo {
-		return errors.New("nothing to watch: run with -demo (watching other services with -target comes in a later release)")
+	if !cfg.demo && len(cfg.targets) == 0 {
+		return errors.New("nothing to watch: run with -demo, or with -target URL for each service to watch")
+	}
+	if cfg.demo && len(cfg.targets) > 0 {
+		return errors.New("-demo and -target do not go together: the demo watches itself")
 	}
 	var level zapcore.Level
 	if err := level.UnmarshalText([]byte(cfg.logLevel)); err != nil {
@@ -80,24 +89,32 @@ func run(cfg config) error {
 	}
 	var runErr error
 	threading.Main(func() {
-		srv, err := newServer(serverOptions{token: cfg.token, pprof: cfg.pprof, log: log})
+		srv, err := newServer(serverOptions{token: cfg.token, pprof: cfg.pprof, log: log, targets: cfg.targets, interval: cfg.interval})
 		if err != nil {
 			runErr = err
 			return
 		}
 		defer srv.close()
-		w := startDemo(ctx)
-		defer w.stop()
+		what := "demo"
+		if srv.sidecar != nil {
+			what = fmt.Sprintf("watching %d target(s)", len(cfg.targets))
+			done := make(chan struct{})
+			go func() { srv.sidecar.run(ctx); close(done) }()
+			defer func() { <-done }()
+		} else {
+			w := startDemo(ctx)
+			defer w.stop()
+		}
 		hs := srv.httpServer()
 		go func() { _ = hs.Serve(ln) }()
-		log.Info("threadmon demo running: open the page", zap.String("url", "http://"+ln.Addr().String()+"/"))
-		fmt.Printf("threadmon: demo running at http://%s/ (Ctrl-C stops it)\n", ln.Addr())
+		log.Info("threadmon running: open the page", zap.String("mode", what), zap.String("url", "http://"+ln.Addr().String()+"/"))
+		fmt.Printf("threadmon: %s at http://%s/ (Ctrl-C stops it)\n", what, ln.Addr())
 		<-ctx.Done()
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = hs.Shutdown(shutdownCtx)
 		log.Info("threadmon stopped")
-		fmt.Println("threadmon: demo finished")
+		fmt.Printf("threadmon: %s finished\n", strings.SplitN(what, " ", 2)[0])
 	})
 	return runErr
 }

@@ -11,12 +11,16 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+	"go.uber.org/zap"
 
 	"github.com/threadmon/threadmon/contention"
 	"github.com/threadmon/threadmon/threading"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	threading.SetLogger(zap.NewNop())
+	goleak.VerifyTestMain(m)
+}
 
 // The demo's workload runs, the philosophers deadlock and the detector
 // reports them, and stopping the demo ends every thread it started.
@@ -63,7 +67,7 @@ func serve(t *testing.T, token string) string {
 	}
 	hs := s.httpServer()
 	go func() { _ = hs.Serve(ln) }()
-	t.Cleanup(func() { _ = hs.Close(); s.close() })
+	t.Cleanup(func() { _ = hs.Close(); s.close(); http.DefaultClient.CloseIdleConnections() })
 	return "http://" + ln.Addr().String()
 }
 

@@ -25,6 +25,10 @@ type serverOptions struct {
 	token string
 	pprof bool
 	log   *zap.Logger
+	// targets switches to sidecar mode: the API serves the merged view of
+	// these services, polled every interval.
+	targets  []string
+	interval time.Duration
 }
 
 // server is threadmon's HTTP side: the page, the API, /metrics, /healthz.
@@ -33,6 +37,7 @@ type server struct {
 	reg      *prometheus.Registry
 	metrics  *metrics.Metrics
 	detector *contention.Detector
+	sidecar  *sidecar
 	handler  http.Handler
 }
 
@@ -57,8 +62,18 @@ func newServer(opts serverOptions) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
+	api := contention.Handler()
+	if len(opts.targets) > 0 {
+		sc, err := newSidecar(opts.targets, opts.interval, s.reg, seen, opts.log)
+		if err != nil {
+			s.close()
+			return nil, err
+		}
+		s.sidecar = sc
+		api = sc.handler()
+	}
 	mux := http.NewServeMux()
-	mux.Handle("/api/", http.StripPrefix("/api", contention.Handler()))
+	mux.Handle("/api/", http.StripPrefix("/api", api))
 	mux.Handle("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{EnableOpenMetrics: true}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -130,6 +145,9 @@ func (s *server) httpServer() *http.Server {
 func (s *server) close() {
 	s.detector.Stop()
 	s.metrics.Close()
+	if s.sidecar != nil {
+		s.sidecar.client.CloseIdleConnections()
+	}
 }
 
 func jsonError(w http.ResponseWriter, code int, msg string) {

@@ -171,7 +171,23 @@
     }
   }
 
+  function drawTargets(targets) {
+    const panel = $("targets-panel");
+    if (!targets) return;
+    panel.hidden = false;
+    const body = $("targets").tBodies[0];
+    body.replaceChildren();
+    for (const t of targets) {
+      const tr = el("tr");
+      tr.append(el("td", t.url), el("td", t.up ? "up" : "down: " + t.reason, t.up ? "state-running" : "state-waiting"));
+      tr.append(el("td", t.last_ok && !t.last_ok.startsWith("0001") ? new Date(t.last_ok).toLocaleTimeString() : "never"));
+      tr.append(el("td", dur(t.poll_seconds), "num"), el("td", t.threads, "num"), el("td", t.deadlocks, "num"));
+      body.append(tr);
+    }
+  }
+
   async function refresh() {
+    get("targets").then(drawTargets, () => {});
     try {
       const [g, top, deadlocks, order] = await Promise.all([get("graph"), get("contention?n=8"), get("deadlocks"), get("lockorder")]);
       const red = cycles(g);
