@@ -2,9 +2,7 @@ package main
 
 import (
 	"crypto/subtle"
-	"embed"
 	"encoding/json"
-	"io/fs"
 	"net/http"
 	"net/http/pprof"
 	"strings"
@@ -15,11 +13,9 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/threadmon/threadmon/contention"
+	"github.com/threadmon/threadmon/contention/ui"
 	"github.com/threadmon/threadmon/metrics"
 )
-
-//go:embed ui
-var uiFiles embed.FS
 
 type serverOptions struct {
 	token string
@@ -58,10 +54,6 @@ func newServer(opts serverOptions) (*server, error) {
 		seen.Inc()
 		opts.log.Error("deadlock", zap.String("id", r.ID), zap.Strings("primitives", r.Primitives), zap.String("report", r.Text))
 	}))
-	ui, err := fs.Sub(uiFiles, "ui")
-	if err != nil {
-		return nil, err
-	}
 	api := contention.Handler()
 	if len(opts.targets) > 0 {
 		sc, err := newSidecar(opts.targets, opts.interval, s.reg, seen, opts.log)
@@ -79,15 +71,7 @@ func newServer(opts serverOptions) (*server, error) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
 	})
-	static := http.FileServer(http.FS(ui))
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case "/", "/app.js", "/style.css":
-			static.ServeHTTP(w, r)
-		default:
-			jsonError(w, http.StatusNotFound, "no such path: "+r.URL.Path)
-		}
-	})
+	mux.Handle("/", ui.Files())
 	if opts.pprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
@@ -106,16 +90,13 @@ func (s *server) harden(next http.Handler) http.Handler {
 	token := []byte(s.opts.token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("Referrer-Policy", "no-referrer")
-		h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'")
+		ui.SecurityHeaders(h)
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			h.Set("Allow", "GET, HEAD")
 			jsonError(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed: threadmon is read-only")
 			return
 		}
-		if len(token) > 0 && r.URL.Path != "/healthz" && !isStatic(r.URL.Path) {
+		if len(token) > 0 && r.URL.Path != "/healthz" && !ui.IsFile(r.URL.Path) {
 			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 			if !ok || subtle.ConstantTimeCompare([]byte(got), token) != 1 {
 				h.Set("WWW-Authenticate", `Bearer realm="threadmon"`)
@@ -126,10 +107,6 @@ func (s *server) harden(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
-
-// isStatic says whether a path is the page's own code, which holds no data
-// and must load for the page to ask for the token.
-func isStatic(p string) bool { return p == "/" || p == "/app.js" || p == "/style.css" }
 
 func (s *server) httpServer() *http.Server {
 	return &http.Server{
