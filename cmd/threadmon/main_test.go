@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -149,5 +151,86 @@ func TestPageEscapes(t *testing.T) {
 	_, body := do(t, "GET", base+"/api/primitives", "")
 	if strings.Contains(body, "<script>") {
 		t.Fatalf("the API returns unescaped markup: %s", body)
+	}
+}
+
+// A response past the cap is cut off, and threadmon goes on serving.
+func TestResponseCap(t *testing.T) {
+	s, err := newServer(serverOptions{maxResponse: 512})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := s.httpServer()
+	hs.ErrorLog = log.New(io.Discard, "", 0)
+	go func() { _ = hs.Serve(ln) }()
+	defer func() { _ = hs.Close(); s.close(); http.DefaultClient.CloseIdleConnections() }()
+	base := "http://" + ln.Addr().String()
+	resp, err := http.Get(base + "/app.js") // larger than 512 bytes
+	if err == nil {
+		_, err = io.ReadAll(resp.Body)
+		resp.Body.Close()
+	}
+	if err == nil {
+		t.Fatal("a response past the cap was sent whole")
+	}
+	if resp, body := do(t, "GET", base+"/healthz", ""); resp.StatusCode != 200 || body != "ok\n" {
+		t.Fatalf("healthz after an aborted response: %d %q", resp.StatusCode, body)
+	}
+}
+
+// The server has header, read, write and idle timeouts; a client that sends
+// its headers too slowly is cut off.
+func TestServerTimeouts(t *testing.T) {
+	s, err := newServer(serverOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.close()
+	hs := s.httpServer()
+	if hs.ReadHeaderTimeout <= 0 || hs.ReadTimeout <= 0 || hs.WriteTimeout <= 0 || hs.IdleTimeout <= 0 || hs.MaxHeaderBytes <= 0 {
+		t.Fatalf("timeouts %v %v %v %v, max header %d", hs.ReadHeaderTimeout, hs.ReadTimeout, hs.WriteTimeout, hs.IdleTimeout, hs.MaxHeaderBytes)
+	}
+	hs.ReadHeaderTimeout = 200 * time.Millisecond // the mechanism, quickly
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = hs.Serve(ln) }()
+	defer hs.Close()
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_, _ = conn.Write([]byte("GET /healthz HTTP/1.1\r\nHost: x\r\n")) // and never the blank line
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	start := time.Now()
+	buf := make([]byte, 512)
+	for {
+		if _, err := conn.Read(buf); err != nil {
+			break
+		}
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("a slow client held the connection for %v", d)
+	}
+}
+
+// pprof is served only when asked for.
+func TestPprofFlag(t *testing.T) {
+	s, err := newServer(serverOptions{pprof: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.close()
+	srv := httptest.NewServer(s.handler)
+	defer srv.Close()
+	defer http.DefaultClient.CloseIdleConnections()
+	if resp, _ := do(t, "GET", srv.URL+"/debug/pprof/", ""); resp.StatusCode != 200 {
+		t.Fatalf("pprof with the flag: %d", resp.StatusCode)
 	}
 }

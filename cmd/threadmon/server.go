@@ -25,6 +25,9 @@ type serverOptions struct {
 	// these services, polled every interval.
 	targets  []string
 	interval time.Duration
+	// maxResponse caps the size of one response (default 64 MiB): a process
+	// with a huge registry cannot make threadmon write without bound.
+	maxResponse int64
 }
 
 // server is threadmon's HTTP side: the page, the API, /metrics, /healthz.
@@ -40,6 +43,9 @@ type server struct {
 func newServer(opts serverOptions) (*server, error) {
 	if opts.log == nil {
 		opts.log = zap.NewNop()
+	}
+	if opts.maxResponse <= 0 {
+		opts.maxResponse = 64 << 20
 	}
 	s := &server{opts: opts, reg: prometheus.NewRegistry()}
 	m, err := metrics.Register(s.reg)
@@ -104,8 +110,26 @@ func (s *server) harden(next http.Handler) http.Handler {
 				return
 			}
 		}
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(&cappedWriter{ResponseWriter: w, left: s.opts.maxResponse, log: s.opts.log, path: r.URL.Path}, r)
 	})
+}
+
+// cappedWriter aborts a response that grows past its cap: the client sees a
+// cut connection rather than threadmon writing without bound.
+type cappedWriter struct {
+	http.ResponseWriter
+	left int64
+	log  *zap.Logger
+	path string
+}
+
+func (c *cappedWriter) Write(p []byte) (int, error) {
+	if int64(len(p)) > c.left {
+		c.log.Error("response too large: aborted", zap.String("path", c.path))
+		panic(http.ErrAbortHandler)
+	}
+	c.left -= int64(len(p))
+	return c.ResponseWriter.Write(p)
 }
 
 func (s *server) httpServer() *http.Server {
