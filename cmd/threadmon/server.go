@@ -48,7 +48,9 @@ func newServer(opts serverOptions) (*server, error) {
 		opts.maxResponse = 64 << 20
 	}
 	s := &server{opts: opts, reg: prometheus.NewRegistry()}
-	m, err := metrics.Register(s.reg)
+	// Hold times are sampled (1 in 64 acquisitions) so the dashboards'
+	// hold-time panels have data.
+	m, err := metrics.Register(s.reg, metrics.WithHoldSampling(64))
 	if err != nil {
 		return nil, err
 	}
