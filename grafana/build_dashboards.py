@@ -65,14 +65,14 @@ def dashboard(uid, title, desc, panels, extra_vars=()):
 
 overview = dashboard("threadmon-overview", "Threading: overview",
     "Threads, the primitives callers wait on most, contention, timeouts and deadlocks of services instrumented with threadmon.", [
-    panel(1, "Deadlocks (last hour)", "Deadlocks confirmed by the detector in the last hour. Any value above 0 needs a look: open threadmon's page.",
-          "short", [(f"sum(increase(threading_deadlocks_total{{{SEL}}}[1h]))", "deadlocks")], 0, 0, 6, 5, kind="stat"),
+    panel(1, "Deadlocks", "Deadlocks confirmed by the detector since the processes started. Any value above 0 needs a look: open threadmon's page.",
+          "short", [(f"sum(threading_deadlocks_total{{{SEL}}})", "deadlocks")], 0, 0, 6, 5, kind="stat"),
     panel(2, "Threads waiting now", "Threads blocked in a wait (lock, condition, event, barrier, join) at the last scrape.",
           "short", [(f'sum(threading_threads{{{SEL}, state="waiting"}})', "waiting")], 6, 0, 6, 5, kind="stat"),
-    panel(3, "Thread panics (last hour)", "Threads whose target panicked in the last hour.",
-          "short", [(f"sum(increase(threading_thread_panics_total{{{SEL}}}[1h]))", "panics")], 12, 0, 6, 5, kind="stat"),
-    panel(4, "Lock-order inversions (last hour)", "Potential deadlocks found by lock-order checking (staging mode).",
-          "short", [(f"sum(increase(threading_lock_order_reports_total{{{SEL}}}[1h]))", "inversions")], 18, 0, 6, 5, kind="stat"),
+    panel(3, "Thread panics", "Threads whose target panicked since the processes started.",
+          "short", [(f"sum(threading_thread_panics_total{{{SEL}}})", "panics")], 12, 0, 6, 5, kind="stat"),
+    panel(4, "Lock-order inversions", "Potential deadlocks found by lock-order checking (staging mode) since the processes started.",
+          "short", [(f"sum(threading_lock_order_reports_total{{{SEL}}})", "inversions")], 18, 0, 6, 5, kind="stat"),
     panel(5, "Threads by state", "Live threads (Threads, the main thread, dummy threads of other goroutines) running or waiting.",
           "short", [(f"sum by (state) (threading_threads{{{SEL}}})", "{{state}}")], 0, 5, stack=True),
     panel(6, "Top primitives by time waited", "Seconds spent waiting per second, by primitive: the ten that cost the most.",
@@ -83,8 +83,8 @@ overview = dashboard("threadmon-overview", "Threading: overview",
           "ops", [(f"sum by (kind, name) (rate(threading_timeouts_total{{{SEL}}}[$__rate_interval]))", "{{kind}} {{name}}")], 12, 13),
     panel(9, "Wait time p99 (all primitives)", "99th percentile of the waits that blocked, from the threading_wait_seconds histograms. Exemplars link to the traces of slow waits.",
           "s", [(f"histogram_quantile(0.99, sum by (le) (rate(threading_wait_seconds_bucket{{{SEL}}}[$__rate_interval])))", "p99")], 0, 21, exemplar=True),
-    panel(10, "Deadlocks", "Deadlocks confirmed, over time.",
-          "short", [(f"sum(increase(threading_deadlocks_total{{{SEL}}}[$__rate_interval]))", "deadlocks")], 12, 21),
+    panel(10, "Deadlocks over time", "Deadlocks confirmed, counted since each process started.",
+          "short", [(f"sum by (instance) (threading_deadlocks_total{{{SEL}}})", "{{instance}}")], 12, 21),
 ])
 
 prim_var = {"name": "primitive", "label": "Primitive", "type": "query", "datasource": DS,
@@ -121,8 +121,8 @@ threads = dashboard("threadmon-threads", "Threading: threads",
           "ops", [(f"sum by (kind, op) (rate(threading_misuse_total{{{SEL}}}[$__rate_interval])) or on() vector(0)", "{{kind}} {{op}}")], 12, 8),
     panel(4, "Waiting threads by primitive kind", "Callers waiting now, by the kind of primitive they wait on.",
           "short", [(f"sum by (kind) (threading_waiters{{{SEL}}})", "{{kind}}")], 0, 16),
-    panel(5, "Reports by kind", "Deadlocks, lock-order inversions and smells (self-deadlock, thread ended holding a lock, long wait), per hour.",
-          "short", [(f"sum by (kind) (increase(threading_reports_total{{{SEL}}}[1h]))", "{{kind}}")], 12, 16),
+    panel(5, "Reports by kind", "Deadlocks, lock-order inversions and smells (self-deadlock, thread ended holding a lock, long wait), since the processes started.",
+          "short", [(f"sum by (kind) (threading_reports_total{{{SEL}}})", "{{kind}}")], 12, 16),
 ])
 
 here = os.path.dirname(os.path.abspath(__file__))
