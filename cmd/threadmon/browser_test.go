@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -51,23 +50,12 @@ func TestPageInBrowser(t *testing.T) {
 	old := deadlockAfter
 	deadlockAfter = 300 * time.Millisecond
 	defer func() { deadlockAfter = old }()
-	s, err := newServer(serverOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := s.httpServer()
-	go func() { _ = hs.Serve(ln) }()
+	base := serve(t, "")
 	ctx, cancel := context.WithCancel(context.Background())
 	w := startDemo(ctx)
 	defer func() {
 		cancel()
 		w.stop()
-		_ = hs.Close()
-		s.close()
 	}()
 	// A thread whose name is markup, waiting on a lock whose name is markup.
 	evilLock := threading.NewLock(threading.WithName(`<img src=x onerror=alert(1)>`))
@@ -81,7 +69,7 @@ func TestPageInBrowser(t *testing.T) {
 	_ = evil.Start()
 	defer func() { _ = evilLock.Release(); _ = evil.Join() }()
 
-	url := "http://" + ln.Addr().String() + "/"
+	url := base + "/"
 	deadline := time.Now().Add(60 * time.Second)
 	var dom string
 	for {
