@@ -160,8 +160,7 @@ func scenarios() []scenario {
 			start: func(ctx context.Context) []*threading.Thread {
 				l := threading.NewLock(threading.WithName("join-lock"))
 				held := threading.NewEvent()
-				var joinee *threading.Thread
-				joinee = threading.NewThread(func(context.Context) error {
+				joinee := threading.NewThread(func(context.Context) error {
 					held.Wait()
 					if err := l.AcquireContext(ctx); err != nil {
 						return err

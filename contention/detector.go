@@ -451,10 +451,10 @@ func goroutineStacks(idents []uint64) map[uint64]string {
 // CheckNow looks twice, confirm apart, and returns the deadlocks present in
 // both looks: what /deadlocks serves when no Detector runs.
 func CheckNow(confirm time.Duration) []*Report {
-	d := &Detector{reported: map[string]bool{}, pending: map[string]bool{}}
-	d.check(Snapshot())
+	c := NewChecker()
+	c.Check(Snapshot())
 	time.Sleep(confirm)
-	out := d.check(Snapshot())
+	out := c.Check(Snapshot())
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
 }

@@ -157,11 +157,8 @@ func TestFamilies(t *testing.T) {
 func TestLabelCap(t *testing.T) {
 	reg, _ := register(t, WithMaxLabelValues(2))
 	first := uniq("capped")
-	var locks []*threading.Lock
 	for i := 0; i < 4; i++ {
-		l := threading.NewLock(threading.WithName(fmt.Sprintf("%s-%d", first, i)))
-		locks = append(locks, l)
-		contend(t, l, time.Millisecond)
+		contend(t, threading.NewLock(threading.WithName(fmt.Sprintf("%s-%d", first, i))), time.Millisecond)
 	}
 	h := sample(t, reg, "threading_wait_seconds", map[string]string{"name": Overflow}).GetHistogram()
 	if h.GetSampleCount() < 2 {

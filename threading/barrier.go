@@ -102,9 +102,7 @@ func (b *Barrier) wait(d deadline) (int, error) {
 		return idx, nil
 	}
 	b.mu.Unlock()
-	if b.x.id.Load() == 0 {
-		b.registerSelf(b.x)
-	}
+	b.registerSelf(b.x)
 	rec := beginWait(b, b.x, WaitBarrier, curGoid(), 0, d)
 	out := waitChan(g.done, d, &rec)
 	b.mu.Lock()

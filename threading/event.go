@@ -97,9 +97,7 @@ func (ev *Event) wait(d deadline) (bool, error) {
 	ch := ev.ch
 	ev.mu.Unlock()
 	e := getExt(&ev.x, KindEvent)
-	if e.id.Load() == 0 {
-		ev.registerSelf(e)
-	}
+	ev.registerSelf(e)
 	rec := beginWait(ev, e, WaitSet, curGoid(), 0, d)
 	out := waitChan(ch, d, &rec)
 	rec.end(out)

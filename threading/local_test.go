@@ -87,7 +87,7 @@ func TestLocalDictAttribute(t *testing.T) {
 // Gap: a thread's value disappears when the thread ends, deterministically:
 // after Join nothing references it, so a GC frees it.
 func TestLocalDroppedAtThreadEnd(t *testing.T) {
-	type payload struct{ buf [1 << 10]byte }
+	type payload struct{ _ [1 << 10]byte }
 	l := &Local[*payload]{}
 	var wp weak.Pointer[payload]
 	th := NewThread(func(context.Context) error {

@@ -83,9 +83,7 @@ func (m *mutexCore) lockSlow(p registrant, kind Kind, wk WaitKind, g uint64, d d
 		return false, d.ctx.Err()
 	}
 	e := getExt(&m.x, kind)
-	if e.id.Load() == 0 {
-		p.registerSelf(e)
-	}
+	p.registerSelf(e)
 	w := getWaiter(g)
 	defer putWaiter(w)
 	e.mu.Lock()

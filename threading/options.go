@@ -10,12 +10,11 @@ import (
 type Option func(*options)
 
 type options struct {
-	name      string
-	daemon    *bool
-	action    func() error
-	timeout   *time.Duration
-	ctx       context.Context
-	hasAction bool
+	name    string
+	daemon  *bool
+	action  func() error
+	timeout *time.Duration
+	ctx     context.Context
 }
 
 func buildOptions(opts []Option) options {
@@ -37,7 +36,7 @@ func WithDaemon(daemon bool) Option { return func(o *options) { o.daemon = &daem
 // WithAction sets a Barrier's action, run by one thread per round before any
 // thread leaves (Python's action=).
 func WithAction(fn func() error) Option {
-	return func(o *options) { o.action, o.hasAction = fn, true }
+	return func(o *options) { o.action = fn }
 }
 
 // WithTimeout sets a Barrier's default timeout (Python's timeout=).

@@ -339,8 +339,6 @@ func Classes() []ClassStats {
 	return out
 }
 
-func callersInto(pcs []uintptr, skip int) int { return runtime.Callers(skip, pcs) }
-
 // quotedName is ` "name"` for a named primitive, for String methods.
 func quotedName(e *ext) string {
 	if e.name == "" {

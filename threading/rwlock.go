@@ -61,9 +61,7 @@ func (rw *RWLock) RLock() {
 
 func (rw *RWLock) rlockSlow() {
 	e := getExt(&rw.w.x, KindRWLock)
-	if e.id.Load() == 0 {
-		rw.registerSelf(e)
-	}
+	rw.registerSelf(e)
 	g := curGoid()
 	rec := beginWait(rw, e, WaitRead, g, rw.writer(), forever)
 	rw.readerSem.acquire(g, &rec)
@@ -118,9 +116,7 @@ func (rw *RWLock) Lock() {
 	r := rw.readerCount.Add(-rwMaxReaders) + rwMaxReaders
 	if r != 0 && rw.readerWait.Add(r) != 0 {
 		e := getExt(&rw.w.x, KindRWLock)
-		if e.id.Load() == 0 {
-			rw.registerSelf(e)
-		}
+		rw.registerSelf(e)
 		rec := beginWait(rw, e, WaitAcquire, g, 0, forever)
 		rw.writerSem.acquire(g, &rec)
 		rec.end(OutcomeAcquired)

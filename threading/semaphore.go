@@ -71,8 +71,7 @@ func (s *semaphore) init(kind Kind, value int, bounded bool, opts []Option) erro
 	s.value.Store(int64(value))
 	s.bounded, s.bound = bounded, int64(value)
 	s.binary = value == 1
-	s.x = &ext{kind: kind, name: o.name}
-	s.x.npcs = callersInto(s.x.pcs[:], 4)
+	s.x = newExt(kind, o.name)
 	if o.name != "" {
 		s.registerSelf(s.x)
 	}
@@ -154,9 +153,7 @@ func (s *semaphore) acquireSlow(d deadline) (bool, error) {
 		return false, d.ctx.Err()
 	}
 	e := s.x
-	if e.id.Load() == 0 {
-		s.registerSelf(e)
-	}
+	s.registerSelf(e)
 	w := getWaiter(g)
 	defer putWaiter(w)
 	e.mu.Lock()

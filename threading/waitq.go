@@ -18,7 +18,6 @@ const (
 type waiter struct {
 	ch         chan uint8 // capacity 1: at most one wake is ever pending
 	g          uint64
-	n          int64 // permits wanted (semaphores), or 0
 	next, prev *waiter
 	queued     bool
 }
@@ -115,13 +114,6 @@ func withCtx(ctx context.Context) deadline {
 
 // tryOnly reports whether the call must not block at all.
 func (d deadline) tryOnly() bool { return d.ctx == nil && d.timeout == 0 }
-
-func (d deadline) context() context.Context {
-	if d.ctx != nil {
-		return d.ctx
-	}
-	return context.Background()
-}
 
 // Outcome is how a wait ended.
 type Outcome uint8

@@ -37,9 +37,7 @@ func Files() http.Handler {
 	static := http.FileServer(http.FS(sub))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !IsFile(r.URL.Path) {
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusNotFound)
-			_ = json.NewEncoder(w).Encode(map[string]string{"error": "no such path: " + r.URL.Path})
+			jsonError(w, http.StatusNotFound, "no such path: "+r.URL.Path)
 			return
 		}
 		SecurityHeaders(w.Header())
@@ -65,11 +63,15 @@ func Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusMethodNotAllowed)
-			_ = json.NewEncoder(w).Encode(map[string]string{"error": "method " + r.Method + " not allowed: read-only"})
+			jsonError(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed: read-only")
 			return
 		}
 		mux.ServeHTTP(w, r)
 	})
+}
+
+func jsonError(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": msg})
 }
