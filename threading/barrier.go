@@ -103,7 +103,7 @@ func (b *Barrier) wait(d deadline) (int, error) {
 	}
 	b.mu.Unlock()
 	b.registerSelf(b.x)
-	rec := beginWait(b, b.x, WaitBarrier, curGoid(), 0, d)
+	rec := beginWait(b, b.x.meta, WaitBarrier, curGoid(), 0, d)
 	out := waitChan(g.done, d, &rec)
 	b.mu.Lock()
 	if out != OutcomeAcquired && !g.broken && !g.draining {
@@ -221,7 +221,7 @@ func (b *Barrier) Holders() []uint64 { return nil }
 
 // String is Python's repr: <Barrier: waiters=2/3>, or <Barrier: broken>.
 func (b *Barrier) String() string {
-	name := quotedName(b.x)
+	name := quotedName(b.x.meta)
 	if b.Broken() {
 		return fmt.Sprintf("<Barrier%s: broken>", name)
 	}

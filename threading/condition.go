@@ -134,10 +134,10 @@ func (c *Condition) wait(d deadline) (bool, error) {
 	if err != nil { // cannot happen: we checked ownership
 		c.q.remove(w)
 		c.waiters.Add(-1)
-		putWaiter(w)
 		return false, misuse(c, "wait", err)
 	}
-	rec := beginWait(c, c.x, WaitNotify, g, 0, d)
+	c.registerSelf(c.x)
+	rec := beginWait(c, c.x.meta, WaitNotify, g, 0, d)
 	r, out := park(w, d, &rec)
 	c.lock.acquireRestore(saved)
 	if r == 0 && !w.queued {
@@ -147,7 +147,6 @@ func (c *Condition) wait(d deadline) (bool, error) {
 	}
 	c.q.remove(w)
 	c.waiters.Add(-1)
-	putWaiter(w)
 	rec.end(out)
 	if r != 0 {
 		c.acq.Add(1)
@@ -242,6 +241,6 @@ func (c *Condition) Holders() []uint64 { return c.lock.primitive().Holders() }
 // String is Python's repr: <Condition(<locked RLock ...>, 2)>, the second
 // field the number of waiters.
 func (c *Condition) String() string {
-	name := quotedName(c.x)
+	name := quotedName(c.x.meta)
 	return fmt.Sprintf("<Condition%s(%s, %d)>", name, c.lock, c.waiters.Load())
 }

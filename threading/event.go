@@ -98,7 +98,7 @@ func (ev *Event) wait(d deadline) (bool, error) {
 	ev.mu.Unlock()
 	e := getExt(&ev.x, KindEvent)
 	ev.registerSelf(e)
-	rec := beginWait(ev, e, WaitSet, curGoid(), 0, d)
+	rec := beginWait(ev, e.meta, WaitSet, curGoid(), 0, d)
 	out := waitChan(ch, d, &rec)
 	rec.end(out)
 	switch out {

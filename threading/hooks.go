@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 	_ "unsafe" // for go:linkname
+	"weak"
 
 	"go.uber.org/zap"
 )
@@ -351,13 +352,13 @@ func SetLockTracker(t LockTracker) {
 
 func trackAcquired(p Primitive, x *atomic.Pointer[ext], kind Kind, g uint64) {
 	if b := tracker.Load(); b != nil {
-		b.t.Acquired(p, classInfo(getExt(x, kind)), g)
+		b.t.Acquired(p, classInfo(getExt(x, kind).meta), g)
 	}
 }
 
 func trackReleased(p Primitive, x *atomic.Pointer[ext], kind Kind, g uint64) {
 	if b := tracker.Load(); b != nil {
-		b.t.Released(p, classInfo(getExt(x, kind)), g)
+		b.t.Released(p, classInfo(getExt(x, kind).meta), g)
 	}
 }
 
@@ -367,7 +368,15 @@ type Class struct {
 	ID    uint32
 	Kind  Kind
 	Label string
+	// Overflow marks the one class per kind that stands for every class
+	// past the table's bound (maxClasses): it mixes unrelated locks, so
+	// lock-order checking must not draw edges through it.
+	Overflow bool
 }
+
+// maxClasses bounds the lock-class table, as lockdep bounds its keys: a
+// service that names a lock per connection would otherwise grow it forever.
+const maxClasses = 1 << 14
 
 var classTable struct {
 	mu sync.Mutex
@@ -375,7 +384,7 @@ var classTable struct {
 }
 
 // classInfo returns the interned Class of a primitive's ext.
-func classInfo(e *ext) *Class {
+func classInfo(e *meta) *Class {
 	if c := e.cls.Load(); c != nil {
 		return c
 	}
@@ -385,6 +394,13 @@ func classInfo(e *ext) *Class {
 		classTable.m = make(map[classKey]*Class)
 	}
 	c := classTable.m[k]
+	if c == nil && len(classTable.m) >= maxClasses {
+		k.label = OverflowLabel
+		if c = classTable.m[k]; c == nil {
+			c = &Class{ID: uint32(len(classTable.m) + 1), Kind: k.kind, Label: k.label, Overflow: true}
+			classTable.m[k] = c
+		}
+	}
 	if c == nil {
 		c = &Class{ID: uint32(len(classTable.m) + 1), Kind: k.kind, Label: k.label}
 		classTable.m[k] = c
@@ -435,42 +451,60 @@ func timeAt(n int64) time.Time { return clockBase.Add(time.Duration(n - 1)) }
 // waitRecord is a wait that is visible in its thread's record: what the live
 // graph and the deadlock detector read. It is made only once a wait really
 // blocks (see waitScope.publish), and never changes after.
+//
+// A record is reachable from the thread registry, a global, so it holds what
+// the thread waits on only weakly: through the primitive's registry entry
+// (its identity and a weak pointer) or, for a Join, a weak pointer to the
+// Thread. A goroutine parked on a primitive that nothing runnable can reach
+// is then unreachable too, and Go's goroutine-leak profile finds it.
 type waitRecord struct {
-	info   WaitInfo
+	info   WaitInfo // Primitive is nil here: see snapshot
 	thread *Thread
-	// e and w identify a queued waiter, so the deadlock breaker can take it
-	// out of its queue; w is nil for waits that are not queue-based.
-	e *ext
-	w *waiter
-	// unqueue fixes the primitive's state after w was taken out of its
-	// queue by the deadlock breaker (clears a Lock's waiters bit, ...).
-	unqueue func()
+	ent    *primEntry           // the registered primitive waited on, or nil
+	join   weak.Pointer[Thread] // the Thread a Join waits on
+}
+
+func (r *waitRecord) primitive() Primitive {
+	if r.ent != nil {
+		return r.ent.resolve()
+	}
+	if t := r.join.Value(); t != nil {
+		return t
+	}
+	return nil
+}
+
+// snapshot is the record's WaitInfo with its primitive resolved; false once
+// the primitive is gone (its waiter has left too, then).
+func (r *waitRecord) snapshot() (WaitInfo, bool) {
+	info := r.info
+	info.Primitive = r.primitive()
+	return info, info.Primitive != nil
 }
 
 // waitScope is the bookkeeping of one slow-path wait, kept on the waiter's
 // stack: two atomic adds and a clock read to begin, and publish, just before
 // the waiter parks, to make the wait visible in its thread's record.
 type waitScope struct {
-	p       Primitive
-	e       *ext
-	kind    WaitKind
-	g       uint64
-	holder  uint64
-	hth     *Thread // the holder's thread when the wait began, if known
-	ctx     context.Context
-	start   int64 // nanotime
-	rec     *waitRecord
-	w       *waiter
-	unqueue func()
+	p      Primitive
+	m      *meta
+	kind   WaitKind
+	g      uint64
+	holder uint64
+	hth    *Thread // the holder's thread when the wait began, if known
+	ctx    context.Context
+	start  int64 // nanotime
+	rec    *waitRecord
 }
 
-// beginWait starts the bookkeeping of goroutine g waiting on p.
-func beginWait(p Primitive, e *ext, kind WaitKind, g, holder uint64, d deadline) waitScope {
-	if e != nil {
-		e.contentions.Add(1)
-		e.waiters.Add(1)
+// beginWait starts the bookkeeping of goroutine g waiting on p, whose meta is
+// m (nil for waits with no statistics).
+func beginWait(p Primitive, m *meta, kind WaitKind, g, holder uint64, d deadline) waitScope {
+	if m != nil {
+		m.contentions.Add(1)
+		m.waiters.Add(1)
 	}
-	sc := waitScope{p: p, e: e, kind: kind, g: g, holder: holder, ctx: d.ctx, start: nanotime()}
+	sc := waitScope{p: p, m: m, kind: kind, g: g, holder: holder, ctx: d.ctx, start: nanotime()}
 	if holder != 0 && hasObservers() {
 		sc.hth = lookupThread(holder)
 	}
@@ -483,8 +517,13 @@ func (s *waitScope) publish() {
 		return
 	}
 	t := threadForGoid(s.g)
-	r := &waitRecord{thread: t, e: s.e, w: s.w, unqueue: s.unqueue}
-	r.info = WaitInfo{Primitive: s.p, Kind: s.kind, Holder: s.holder, Since: timeAt(s.start),
+	r := &waitRecord{thread: t}
+	if jt, ok := s.p.(*Thread); ok {
+		r.join = weak.Make(jt)
+	} else if s.m != nil {
+		r.ent = s.m.ent.Load()
+	}
+	r.info = WaitInfo{Kind: s.kind, Holder: s.holder, Since: timeAt(s.start),
 		Seq: waitSeq.Add(1), Cancellable: s.ctx != nil}
 	if waitStacks.Load() {
 		var pcs [32]uintptr
@@ -503,7 +542,7 @@ func (s *waitScope) end(out Outcome) {
 		t = s.rec.thread
 		t.waiting.CompareAndSwap(s.rec, nil)
 	}
-	if e := s.e; e != nil {
+	if e := s.m; e != nil {
 		if s.rec != nil && len(s.rec.info.pcs) > 0 && e.kind != KindThread {
 			waiterStacks.add(e.kind, entryLabel(e), s.rec.info.pcs, d)
 		}
@@ -566,22 +605,32 @@ func Logger() *zap.Logger { return loggerPtr.Load() }
 // whether it was.
 func BreakWait(t *Thread, seq uint64) bool {
 	r := t.waiting.Load()
-	if r == nil || r.info.Seq != seq || !r.info.Cancellable || r.w == nil || r.e == nil {
+	if r == nil || r.info.Seq != seq || !r.info.Cancellable || r.ent == nil {
 		return false
 	}
-	e := r.e
+	e := r.ent.ext()
+	if e == nil {
+		return false
+	}
+	g := t.Ident()
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	// Under the queue lock: if the record is still the thread's and w is
-	// queued, this very wait is parked in e's queue (a waiter is reused only
-	// after its wait's record is cleared).
-	if t.waiting.Load() != r || !r.w.queued {
+	// Under the queue lock: if the record is still the thread's and its
+	// goroutine is queued, this very wait is parked in e's queue (a
+	// goroutine is in at most one queue, and its record is cleared before
+	// it waits again).
+	if t.waiting.Load() != r {
 		return false
 	}
-	e.q.remove(r.w)
-	if r.unqueue != nil {
-		r.unqueue()
+	for w := e.q.head; w != nil; w = w.next {
+		if w.g == g && w.breakable {
+			e.q.remove(w)
+			if w.unqueue != nil {
+				w.unqueue()
+			}
+			w.ch <- wakeDeadlock
+			return true
+		}
 	}
-	r.w.ch <- wakeDeadlock
-	return true
+	return false
 }

@@ -85,7 +85,10 @@ func (m *mutexCore) lockSlow(p registrant, kind Kind, wk WaitKind, g uint64, d d
 	e := getExt(&m.x, kind)
 	p.registerSelf(e)
 	w := getWaiter(g)
-	defer putWaiter(w)
+	if d.ctx != nil {
+		w.breakable = true
+		w.unqueue = func() { m.clearWaitersIfEmpty(e) }
+	}
 	e.mu.Lock()
 	holder, got := m.enqueueLocked(e, w, g, false)
 	e.mu.Unlock()
@@ -95,11 +98,7 @@ func (m *mutexCore) lockSlow(p registrant, kind Kind, wk WaitKind, g uint64, d d
 	if holder == g && kind == KindLock {
 		selfDeadlock(p, g)
 	}
-	rec := beginWait(p, e, wk, g, holder, d)
-	rec.w = w
-	if d.ctx != nil {
-		rec.unqueue = func() { m.clearWaitersIfEmpty(e) }
-	}
+	rec := beginWait(p, e.meta, wk, g, holder, d)
 	for {
 		r, out := park(w, d, &rec)
 		if r == 0 { // the deadline won; settle under the queue lock

@@ -28,7 +28,10 @@ func buildOptions(opts []Option) options {
 }
 
 // WithName names a primitive or a thread, for metrics, graphs and traces.
-func WithName(name string) Option { return func(o *options) { o.name = name } }
+func WithName(name string) Option {
+	name = sanitizeName(name)
+	return func(o *options) { o.name = name }
+}
 
 // WithDaemon sets a Thread's daemon flag (Python's daemon=).
 func WithDaemon(daemon bool) Option { return func(o *options) { o.daemon = &daemon } }

@@ -95,11 +95,11 @@ func Label(p Primitive) string {
 	return p.Class()
 }
 
-// ext is the part of a primitive that only the slow path needs: its identity
-// in the registry, its slow-path statistics and its queue of waiters. It is
-// allocated by a constructor, or on a zero value's first wait, so a zero value
-// that is never contended costs no more than its inline words.
-type ext struct {
+// meta is a primitive's identity and slow-path statistics: what the registry
+// keeps. It never points at the primitive, its queue or its waiters, so that a
+// goroutine parked on a primitive nothing else can reach stays unreachable,
+// and Go's goroutine-leak profile reports it as it would with sync.
+type meta struct {
 	kind Kind
 	name string
 
@@ -108,7 +108,8 @@ type ext struct {
 	clsOnce sync.Once
 	class   string
 
-	id atomic.Uint64 // set when registered
+	id  atomic.Uint64             // set when registered
+	ent atomic.Pointer[primEntry] // the registry entry, once registered
 
 	contentions atomic.Uint64
 	timeouts    atomic.Uint64
@@ -116,19 +117,28 @@ type ext struct {
 	waitNanos   atomic.Int64
 	waiters     atomic.Int32
 
-	// mu guards q, the FIFO of parked waiters.
-	mu sync.Mutex
-	q  waitQueue
-
 	holdStart atomic.Int64 // sampled hold: nanotime of the sampled acquire, or 0
 
 	cls atomic.Pointer[Class] // interned lock class, for a LockTracker
 }
 
+// ext is the part of a primitive that only the slow path needs: its identity
+// and statistics (meta, a separate allocation the registry may keep) and its
+// queue of waiters. It is allocated by a constructor, or on a zero value's
+// first wait, so a zero value that is never contended costs no more than its
+// inline words.
+type ext struct {
+	*meta
+
+	// mu guards q, the FIFO of parked waiters.
+	mu sync.Mutex
+	q  waitQueue
+}
+
 func newExt(kind Kind, name string) *ext {
-	e := &ext{kind: kind, name: name}
-	e.npcs = runtime.Callers(3, e.pcs[:])
-	return e
+	m := &meta{kind: kind, name: sanitizeName(name)}
+	m.npcs = runtime.Callers(3, m.pcs[:])
+	return &ext{meta: m}
 }
 
 // getExt returns the primitive's ext, allocating it on first use.
@@ -167,12 +177,12 @@ func callerSite(pcs []uintptr) string {
 	}
 }
 
-func (e *ext) classOf() string {
+func (e *meta) classOf() string {
 	e.clsOnce.Do(func() { e.class = callerSite(e.pcs[:e.npcs]) })
 	return e.class
 }
 
-func (e *ext) slowStats(s *Stats) {
+func (e *meta) slowStats(s *Stats) {
 	s.Contentions = e.contentions.Load()
 	s.Timeouts = e.timeouts.Load()
 	s.Cancellations = e.cancels.Load()
@@ -181,14 +191,20 @@ func (e *ext) slowStats(s *Stats) {
 }
 
 // The primitive registry: named primitives and anything ever waited on, held
-// through weak pointers so that a primitive that is garbage is forgotten. When
-// one is collected, its last statistics fold into its class's retired totals,
-// so that counters summed by class never go backwards.
+// through weak pointers so that a primitive that is garbage is forgotten. An
+// entry keeps the primitive's meta (identity, statistics) and weak pointers
+// to the primitive and its ext, never the queue: see meta. When a primitive
+// is collected, its last statistics fold into its class's retired totals, so
+// that counters summed by class never go backwards.
 type primEntry struct {
-	e       *ext
+	m       *meta
 	resolve func() Primitive
+	wext    weak.Pointer[ext]
 	last    atomic.Pointer[Stats] // last statistics seen while alive
 }
+
+// ext returns the entry's ext while its primitive is alive.
+func (ent *primEntry) ext() *ext { return ent.wext.Value() }
 
 type classKey struct {
 	kind  Kind
@@ -202,30 +218,41 @@ var primReg struct {
 	retired map[classKey]Stats
 }
 
+// maxRetiredClasses bounds the retired totals kept per class: a service that
+// names a lock per connection makes a class per connection. Past the bound,
+// the totals of new classes fold into one overflow class per kind
+// (OverflowLabel), so that sums never go backwards and memory stays bounded.
+const maxRetiredClasses = 4096
+
+// OverflowLabel is the label of the class that collects the totals of
+// classes past the registry's bound (see Classes).
+const OverflowLabel = "other"
+
 // register adds the primitive that owns e to the registry once; resolve must
 // hold it only weakly. obj is the primitive's address for the cleanup.
 func register[T any](e *ext, obj *T, resolve func(*T) Primitive) {
 	if e.id.Load() != 0 {
 		return
 	}
+	wp := weak.Make(obj)
+	ent := &primEntry{m: e.meta, wext: weak.Make(e), resolve: func() Primitive {
+		if p := wp.Value(); p != nil {
+			return resolve(p)
+		}
+		return nil
+	}}
 	primReg.mu.Lock()
 	if e.id.Load() != 0 {
 		primReg.mu.Unlock()
 		return
 	}
 	id := primReg.nextID.Add(1)
-	wp := weak.Make(obj)
-	ent := &primEntry{e: e, resolve: func() Primitive {
-		if p := wp.Value(); p != nil {
-			return resolve(p)
-		}
-		return nil
-	}}
 	if primReg.m == nil {
 		primReg.m = make(map[uint64]*primEntry)
 		primReg.retired = make(map[classKey]Stats)
 	}
 	primReg.m[id] = ent
+	e.ent.Store(ent)
 	e.id.Store(id)
 	primReg.mu.Unlock()
 	runtime.AddCleanup(obj, retire, id)
@@ -244,16 +271,20 @@ func retire(id uint64) {
 	if l := ent.last.Load(); l != nil {
 		final.Acquisitions = l.Acquisitions
 	}
-	// The slow-path statistics live in ext, which outlives the primitive.
-	ent.e.slowStats(&final)
+	// The slow-path statistics live in meta, which outlives the primitive.
+	ent.m.slowStats(&final)
 	final.Waiters = 0
-	k := classKey{ent.e.kind, entryLabel(ent.e)}
-	r := primReg.retired[k]
+	k := classKey{ent.m.kind, entryLabel(ent.m)}
+	r, ok := primReg.retired[k]
+	if !ok && len(primReg.retired) >= maxRetiredClasses {
+		k.label = OverflowLabel
+		r = primReg.retired[k]
+	}
 	r.add(final)
 	primReg.retired[k] = r
 }
 
-func entryLabel(e *ext) string {
+func entryLabel(e *meta) string {
 	if e.name != "" {
 		return e.name
 	}
@@ -321,7 +352,7 @@ func Classes() []ClassStats {
 		c.Live++
 		c.Stats.add(p.Stats())
 		if c.Stack == nil {
-			if e := extOf(p); e != nil {
+			if e := metaOf(p); e != nil {
 				c.Stack = append([]uintptr(nil), e.pcs[:e.npcs]...)
 			}
 		}
@@ -340,7 +371,7 @@ func Classes() []ClassStats {
 }
 
 // quotedName is ` "name"` for a named primitive, for String methods.
-func quotedName(e *ext) string {
+func quotedName(e *meta) string {
 	if e.name == "" {
 		return ""
 	}
@@ -354,7 +385,7 @@ func heldBy(g uint64) []Primitive {
 	primReg.mu.RLock()
 	ents := make([]*primEntry, 0, len(primReg.m))
 	for _, ent := range primReg.m {
-		switch ent.e.kind {
+		switch ent.m.kind {
 		case KindLock, KindRLock, KindRWLock:
 			ents = append(ents, ent)
 		}
@@ -375,8 +406,8 @@ func heldBy(g uint64) []Primitive {
 	return out
 }
 
-// extOf returns a registered primitive's ext.
-func extOf(p Primitive) *ext {
+// metaOf returns a registered primitive's meta.
+func metaOf(p Primitive) *meta {
 	id := p.ID()
 	if id == 0 {
 		return nil
@@ -384,7 +415,7 @@ func extOf(p Primitive) *ext {
 	primReg.mu.RLock()
 	defer primReg.mu.RUnlock()
 	if ent := primReg.m[id]; ent != nil {
-		return ent.e
+		return ent.m
 	}
 	return nil
 }

@@ -63,7 +63,7 @@ func (rw *RWLock) rlockSlow() {
 	e := getExt(&rw.w.x, KindRWLock)
 	rw.registerSelf(e)
 	g := curGoid()
-	rec := beginWait(rw, e, WaitRead, g, rw.writer(), forever)
+	rec := beginWait(rw, e.meta, WaitRead, g, rw.writer(), forever)
 	rw.readerSem.acquire(g, &rec)
 	rec.end(OutcomeAcquired)
 }
@@ -117,7 +117,7 @@ func (rw *RWLock) Lock() {
 	if r != 0 && rw.readerWait.Add(r) != 0 {
 		e := getExt(&rw.w.x, KindRWLock)
 		rw.registerSelf(e)
-		rec := beginWait(rw, e, WaitAcquire, g, 0, forever)
+		rec := beginWait(rw, e.meta, WaitAcquire, g, 0, forever)
 		rw.writerSem.acquire(g, &rec)
 		rec.end(OutcomeAcquired)
 	}
@@ -255,7 +255,6 @@ func (s *sema) acquire(g uint64, sc *waitScope) {
 	s.q.pushBack(w)
 	s.mu.Unlock()
 	park(w, forever, sc)
-	putWaiter(w)
 }
 
 func (s *sema) release(k int) {

@@ -155,7 +155,10 @@ func (s *semaphore) acquireSlow(d deadline) (bool, error) {
 	e := s.x
 	s.registerSelf(e)
 	w := getWaiter(g)
-	defer putWaiter(w)
+	if d.ctx != nil {
+		w.breakable = true
+		w.unqueue = func() { s.nwait.Add(-1) }
+	}
 	e.mu.Lock()
 	s.nwait.Add(1)
 	if s.tryTake() {
@@ -167,11 +170,7 @@ func (s *semaphore) acquireSlow(d deadline) (bool, error) {
 	}
 	e.q.pushBack(w)
 	e.mu.Unlock()
-	rec := beginWait(s, e, WaitAcquire, g, 0, d)
-	rec.w = w
-	if d.ctx != nil {
-		rec.unqueue = func() { s.nwait.Add(-1) }
-	}
+	rec := beginWait(s, e.meta, WaitAcquire, g, 0, d)
 	r, out := park(w, d, &rec)
 	if r == 0 {
 		if e.withdraw(w, func() { s.nwait.Add(-1) }) {
@@ -286,7 +285,7 @@ func (s *semaphore) Holders() []uint64 {
 
 // String is Python's repr: <Semaphore: value=3>, <BoundedSemaphore: value=2/3>.
 func (s *semaphore) String() string {
-	name := quotedName(s.x)
+	name := quotedName(s.x.meta)
 	if s.x.kind == KindBoundedSemaphore {
 		return fmt.Sprintf("<%s%s: value=%d/%d>", s.x.kind, name, s.value.Load(), s.bound)
 	}

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"weak"
 )
 
 // Thread states.
@@ -37,15 +38,16 @@ type Thread struct {
 
 	dummy  bool
 	isMain bool
+	born   int64 // for a dummy: pruneEpoch when it was made
 
-	target  func(context.Context) error
-	ctx     context.Context
-	started chan struct{}
-	done    chan struct{}
-	pcs     [8]uintptr
-	npcs    int
-	joins   atomic.Uint64
-	joinExt ext // statistics of joins on this thread (no queue)
+	target   func(context.Context) error
+	ctx      context.Context
+	started  chan struct{}
+	done     chan struct{}
+	pcs      [8]uintptr
+	npcs     int
+	joins    atomic.Uint64
+	joinMeta meta // statistics of joins on this thread
 
 	waiting atomic.Pointer[waitRecord]
 
@@ -83,7 +85,7 @@ func (t *Thread) init(target func(context.Context) error, opts []Option, skip in
 	t.started = make(chan struct{})
 	t.done = make(chan struct{})
 	t.npcs = runtime.Callers(skip, t.pcs[:])
-	t.joinExt.kind = KindThread
+	t.joinMeta.kind = KindThread
 	creator := CurrentThread()
 	if o.name != "" {
 		t.name = o.name
@@ -137,6 +139,12 @@ func (t *Thread) Start() error {
 }
 
 func (t *Thread) bootstrap() {
+	// The target lives on this goroutine's stack from now on, not in the
+	// Thread: the registry reaches the Thread, and must not keep alive what
+	// the target's closure holds (a channel it blocks on, for one), or Go's
+	// goroutine-leak profile could not see a leak inside it.
+	target := t.target
+	t.target = nil
 	g := curGoid()
 	t.ident.Store(g)
 	registerThread(g, t)
@@ -149,14 +157,14 @@ func (t *Thread) bootstrap() {
 	var err error
 	var panicked bool
 	pprof.Do(t.ctx, pprof.Labels("thread", t.Name()), func(ctx context.Context) {
-		err, panicked = t.run(ctx)
+		err, panicked = t.run(ctx, target)
 	})
 	t.finish(g, err, panicked)
 }
 
 // run calls the trace and profile functions and the target, turning a panic
 // into an error with its stack.
-func (t *Thread) run(ctx context.Context) (err error, panicked bool) {
+func (t *Thread) run(ctx context.Context, target func(context.Context) error) (err error, panicked bool) {
 	defer func() {
 		if r := recover(); r != nil {
 			err, panicked = newPanicError(r), true
@@ -168,8 +176,8 @@ func (t *Thread) run(ctx context.Context) (err error, panicked bool) {
 	if fn := profileFn.Load(); fn != nil {
 		(*fn)(t)
 	}
-	if t.target != nil {
-		err = t.target(ctx)
+	if target != nil {
+		err = target(ctx)
 	}
 	return err, false
 }
@@ -274,7 +282,7 @@ func (t *Thread) join(d deadline) error {
 	if d.tryOnly() {
 		return nil
 	}
-	r := beginWait(t, &t.joinExt, WaitJoin, g, t.ident.Load(), d)
+	r := beginWait(t, &t.joinMeta, WaitJoin, g, t.ident.Load(), d)
 	out := waitChan(t.done, d, &r)
 	r.end(out)
 	switch out {
@@ -299,7 +307,7 @@ func (t *Thread) Name() string {
 // SetName renames the thread (Python's name setter).
 func (t *Thread) SetName(name string) {
 	t.mu.Lock()
-	t.name = name
+	t.name = sanitizeName(name)
 	t.mu.Unlock()
 }
 
@@ -351,7 +359,7 @@ func (t *Thread) IsDummy() bool { return t.dummy }
 // Waiting returns what the thread waits on now, if anything.
 func (t *Thread) Waiting() (WaitInfo, bool) {
 	if r := t.waiting.Load(); r != nil {
-		return r.info, true
+		return r.snapshot()
 	}
 	return WaitInfo{}, false
 }
@@ -373,7 +381,7 @@ func (t *Thread) Class() string {
 // Stats implements Primitive: the joins on this thread.
 func (t *Thread) Stats() Stats {
 	s := Stats{Acquisitions: t.joins.Load()}
-	t.joinExt.slowStats(&s)
+	t.joinMeta.slowStats(&s)
 	return s
 }
 
@@ -437,14 +445,40 @@ const regShards = 64
 
 type regShard struct {
 	mu sync.RWMutex
-	m  map[uint64]*Thread
+	m  map[uint64]threadRef
 	_  [40]byte
+}
+
+// threadRef is a registry entry. A started Thread is held weakly: its own
+// goroutine keeps it alive until it unregisters at the end, and a strong
+// reference from the registry would keep everything the Thread reaches (its
+// done channel, its context) reachable, hiding a joiner that waits forever
+// from Go's goroutine-leak profile. Dummy and main-thread records exist only
+// in the registry, so it holds them strongly.
+type threadRef struct {
+	strong *Thread
+	weak   weak.Pointer[Thread]
+}
+
+func refOf(t *Thread) threadRef {
+	if t.dummy || t.isMain {
+		return threadRef{strong: t}
+	}
+	return threadRef{weak: weak.Make(t)}
+}
+
+func (r threadRef) get() *Thread {
+	if r.strong != nil {
+		return r.strong
+	}
+	return r.weak.Value()
 }
 
 var (
 	threadReg   [regShards]regShard
 	dummyCount  atomic.Int64
 	lastPrune   atomic.Int64 // nanotime of the last prune
+	pruneEpoch  atomic.Int64 // bumped as each prune begins
 	pruneMu     sync.Mutex
 	mainMu      sync.Mutex
 	mainThread  atomic.Pointer[Thread]
@@ -460,16 +494,16 @@ func registerThread(g uint64, t *Thread) {
 	s := shardOf(g)
 	s.mu.Lock()
 	if s.m == nil {
-		s.m = make(map[uint64]*Thread)
+		s.m = make(map[uint64]threadRef)
 	}
-	s.m[g] = t
+	s.m[g] = refOf(t)
 	s.mu.Unlock()
 }
 
 func unregisterThread(g uint64, t *Thread) {
 	s := shardOf(g)
 	s.mu.Lock()
-	if s.m[g] == t {
+	if s.m[g].get() == t {
 		delete(s.m, g)
 	}
 	s.mu.Unlock()
@@ -478,7 +512,7 @@ func unregisterThread(g uint64, t *Thread) {
 func lookupThread(g uint64) *Thread {
 	s := shardOf(g)
 	s.mu.RLock()
-	t := s.m[g]
+	t := s.m[g].get()
 	s.mu.RUnlock()
 	return t
 }
@@ -501,20 +535,21 @@ func threadForGoid(g uint64) *Thread {
 		name: fmt.Sprintf("Dummy-%d", dummyCounter.Add(1)),
 		done: make(chan struct{}), started: make(chan struct{}),
 	}
-	t.joinExt.kind = KindThread
+	t.joinMeta.kind = KindThread
 	t.ident.Store(g)
 	t.state.Store(threadAlive)
 	t.ctx = context.WithValue(context.Background(), threadCtxKey{}, t)
 	s := shardOf(g)
 	s.mu.Lock()
 	if s.m == nil {
-		s.m = make(map[uint64]*Thread)
+		s.m = make(map[uint64]threadRef)
 	}
-	if old := s.m[g]; old != nil {
+	if old := s.m[g].get(); old != nil {
 		s.mu.Unlock()
 		return old
 	}
-	s.m[g] = t
+	t.born = pruneEpoch.Load()
+	s.m[g] = threadRef{strong: t}
 	s.mu.Unlock()
 	if n := dummyCount.Add(1); n > 256 && n > 2*int64(runtime.NumGoroutine()) {
 		pruneDummies()
@@ -545,7 +580,7 @@ func MainThread() *Thread {
 func newMainRecord(g uint64) *Thread {
 	t := &Thread{seq: threadSeq.Add(1), isMain: true, name: "MainThread",
 		done: make(chan struct{}), started: make(chan struct{})}
-	t.joinExt.kind = KindThread
+	t.joinMeta.kind = KindThread
 	t.ident.Store(g)
 	t.state.Store(threadAlive)
 	t.ctx = context.WithValue(context.Background(), threadCtxKey{}, t)
@@ -600,8 +635,10 @@ func Enumerate() []*Thread {
 	for i := range threadReg {
 		s := &threadReg[i]
 		s.mu.RLock()
-		for _, t := range s.m {
-			out = append(out, t)
+		for _, r := range s.m {
+			if t := r.get(); t != nil {
+				out = append(out, t)
+			}
 		}
 		s.mu.RUnlock()
 	}
@@ -636,12 +673,17 @@ func pruneDummies() {
 		return
 	}
 	defer pruneMu.Unlock()
+	// Only dummies made before the dump began may be dropped: a goroutine
+	// that got its record after the dump is alive but not in it. Goroutine
+	// ids are never reused, so one absent from the dump has ended.
+	epoch := pruneEpoch.Add(1)
 	live := liveGoroutines()
 	for i := range threadReg {
 		s := &threadReg[i]
 		s.mu.Lock()
-		for g, t := range s.m {
-			if t.dummy && !live[g] {
+		for g, r := range s.m {
+			t := r.strong
+			if t != nil && t.dummy && t.born < epoch && !live[g] {
 				delete(s.m, g)
 				dummyCount.Add(-1)
 				t.localsMu.Lock()

@@ -101,5 +101,5 @@ func recordReleaser(e *ext) {
 	}
 	var pcs [32]uintptr
 	n := runtime.Callers(3, pcs[:])
-	releaserStacks.add(e.kind, entryLabel(e), pcs[:n], 0)
+	releaserStacks.add(e.kind, entryLabel(e.meta), pcs[:n], 0)
 }

@@ -3,7 +3,6 @@ package threading
 import (
 	"context"
 	"runtime"
-	"sync"
 	"time"
 )
 
@@ -13,30 +12,26 @@ const (
 	wakeDeadlock                  // the deadlock breaker chose this waiter
 )
 
-// waiter is one parked caller. It is reused through a pool, so a wait that
-// parks allocates nothing but what the hooks ask for.
+// waiter is one parked caller. A waiter and its channel are made by the
+// goroutine that waits, for that wait only, and are reachable only from the
+// primitive's queue and the waiter's own stack: never from a global pool or
+// registry. So a channel always belongs to the synctest bubble of the
+// goroutine that parks on it, and a goroutine parked on a primitive that
+// nothing runnable can reach is reported by Go's goroutine-leak profile.
 type waiter struct {
 	ch         chan uint8 // capacity 1: at most one wake is ever pending
 	g          uint64
 	next, prev *waiter
 	queued     bool
+	// breakable marks a wait through a Context that BreakWait may end;
+	// unqueue then fixes the primitive's state after BreakWait took the
+	// waiter out of its queue (clears a Lock's waiters bit, ...).
+	breakable bool
+	unqueue   func()
 }
-
-var waiterPool = sync.Pool{New: func() any { return &waiter{ch: make(chan uint8, 1)} }}
 
 func getWaiter(g uint64) *waiter {
-	w := waiterPool.Get().(*waiter)
-	w.g = g
-	return w
-}
-
-func putWaiter(w *waiter) {
-	select { // a wake that raced with a timeout must not reach the next user
-	case <-w.ch:
-	default:
-	}
-	*w = waiter{ch: w.ch}
-	waiterPool.Put(w)
+	return &waiter{ch: make(chan uint8, 1), g: g}
 }
 
 // waitQueue is a FIFO of waiters, guarded by its owner's mutex.

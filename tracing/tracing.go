@@ -68,7 +68,7 @@ type Tracer struct {
 	threadSpans bool
 
 	mu    sync.Mutex
-	spans map[*threading.Thread]trace.Span // live thread spans
+	spans map[uint64]trace.Span // live thread spans, by ident: never the Thread itself, which must stay collectable (see threading's registry)
 
 	remove    func()
 	closeOnce sync.Once
@@ -76,7 +76,7 @@ type Tracer struct {
 
 // Register attaches a Tracer to package threading.
 func Register(opts ...Option) *Tracer {
-	t := &Tracer{threshold: DefaultThreshold, spans: make(map[*threading.Thread]trace.Span)}
+	t := &Tracer{threshold: DefaultThreshold, spans: make(map[uint64]trace.Span)}
 	for _, o := range opts {
 		o(t)
 	}
@@ -126,7 +126,7 @@ func (t *Tracer) ObserveWait(e *threading.WaitEvent) {
 	ctx := e.Ctx
 	if t.threadSpans && !trace.SpanContextFromContext(ctx).IsValid() {
 		t.mu.Lock()
-		if s, ok := t.spans[e.Waiter]; ok {
+		if s, ok := t.spans[e.Waiter.Ident()]; ok {
 			ctx = trace.ContextWithSpan(ctx, s)
 		}
 		t.mu.Unlock()
@@ -166,12 +166,12 @@ func (t *Tracer) ObserveThread(e *threading.ThreadEvent) {
 			trace.WithSpanKind(trace.SpanKindInternal),
 			trace.WithAttributes(AttrThread.String(e.Thread.Name()), AttrThreadID.Int64(int64(e.Thread.Ident()))))
 		t.mu.Lock()
-		t.spans[e.Thread] = span
+		t.spans[e.Thread.Ident()] = span
 		t.mu.Unlock()
 	case threading.ThreadEnded:
 		t.mu.Lock()
-		span, ok := t.spans[e.Thread]
-		delete(t.spans, e.Thread)
+		span, ok := t.spans[e.Thread.Ident()]
+		delete(t.spans, e.Thread.Ident())
 		t.mu.Unlock()
 		if !ok {
 			return
@@ -206,7 +206,7 @@ func (t *Tracer) ObserveReport(r *threading.Report) {
 	if t.threadSpans {
 		t.mu.Lock()
 		for _, th := range r.Threads {
-			if s, ok := t.spans[th]; ok {
+			if s, ok := t.spans[th.Ident()]; ok {
 				s.AddEvent(name, trace.WithAttributes(attrs...))
 			}
 		}
