@@ -14,13 +14,12 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
-	"go.uber.org/zap"
 
 	"github.com/threadmon/threadmon/threading"
 )
 
 func TestMain(m *testing.M) {
-	threading.SetLogger(zap.NewNop())
+	threading.SetLogger(nil)
 	goleak.VerifyTestMain(m)
 }
 

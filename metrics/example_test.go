@@ -15,13 +15,14 @@ import (
 
 	"github.com/threadmon/threadmon/metrics"
 	"github.com/threadmon/threadmon/threading"
+	"github.com/threadmon/threadmon/threading/zaplog"
 	"github.com/threadmon/threadmon/tracing"
 )
 
 // An HTTP service with Prometheus metrics, OpenTelemetry spans for slow waits
 // and zap logs, wired in a few lines.
 func Example_service() {
-	threading.SetLogger(zap.NewNop())  // your *zap.Logger
+	zaplog.Install(zap.NewNop())       // your *zap.Logger
 	tp := sdktrace.NewTracerProvider() // your TracerProvider
 	defer tp.Shutdown(context.Background())
 	defer tracing.Register(tracing.WithTracerProvider(tp)).Close()

@@ -17,13 +17,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	dto "github.com/prometheus/client_model/go"
 	"go.uber.org/goleak"
-	"go.uber.org/zap"
 
 	"github.com/threadmon/threadmon/threading"
 )
 
 func TestMain(m *testing.M) {
-	threading.SetLogger(zap.NewNop())
+	threading.SetLogger(nil)
 	goleak.VerifyTestMain(m)
 }
 

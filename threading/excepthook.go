@@ -2,11 +2,8 @@ package threading
 
 import (
 	"errors"
-	"fmt"
 	"sort"
 	"sync/atomic"
-
-	"go.uber.org/zap"
 )
 
 // ExceptHookArgs is what the except hook receives (Python's
@@ -37,28 +34,14 @@ func SetExceptHook(fn func(ExceptHookArgs)) {
 // target fails.
 func ExceptHook(args ExceptHookArgs) { callExceptHook(args) }
 
-// DefaultExceptHook is Python's threading.__excepthook__: it logs
-// "Exception in thread NAME" at error level, with the error and the stack.
+// DefaultExceptHook is Python's threading.__excepthook__: it hands the
+// error and the stack to the package's Logger (SetLogger), which logs
+// "Exception in thread NAME" at error level.
 func DefaultExceptHook(args ExceptHookArgs) {
 	if args.Err == nil || errorsIsExit(args.Err) {
 		return
 	}
-	var who string
-	if args.Thread != nil {
-		who = args.Thread.Name()
-	} else {
-		who = fmt.Sprint(GetIdent())
-	}
-	fields := []zap.Field{zap.String("thread", who), zap.Error(args.Err), zap.Bool("panicked", args.Panicked)}
-	if args.Thread != nil {
-		fields = append(fields, zap.Uint64("ident", args.Thread.Ident()))
-	}
-	if args.Stack != nil {
-		fields = append(fields, zap.ByteString("stack", args.Stack))
-	} else {
-		fields = append(fields, zap.Stack("stack"))
-	}
-	Logger().Error("Exception in thread "+who, fields...)
+	logCall(func(l Logger) { l.Except(args) })
 }
 
 func callExceptHook(args ExceptHookArgs) {
@@ -71,8 +54,7 @@ func callExceptHook(args ExceptHookArgs) {
 		if r := recover(); r != nil {
 			// Python prints "Exception in threading.excepthook:" and hands
 			// the hook's own exception to sys.excepthook.
-			Logger().Error("Exception in threading.excepthook",
-				zap.Any("hook_panic", r), zap.NamedError("original", args.Err), zap.Stack("stack"))
+			logPanic("Exception in threading.excepthook", r, args.Err)
 		}
 	}()
 	(*p)(args)

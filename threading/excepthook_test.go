@@ -4,22 +4,79 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
+	"sync"
 	"testing"
-
-	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
-	"go.uber.org/zap/zaptest/observer"
 )
 
-// withLogs installs an observed logger for the test (ExceptHookTests' setUp
-// restores the default hook).
-func withLogs(t *testing.T) *observer.ObservedLogs {
-	core, logs := observer.New(zapcore.DebugLevel)
-	SetLogger(zap.New(core))
+// withLogs installs the default logger over a recording slog handler for
+// the test (ExceptHookTests' setUp restores the default hook).
+func withLogs(t *testing.T) *logRecorder {
+	rec := &logRecorder{}
+	prev := SetLogger(NewSlogLogger(slog.New(rec)))
 	SetExceptHook(nil)
-	t.Cleanup(func() { SetLogger(zap.NewNop()); SetExceptHook(nil) })
-	return logs
+	t.Cleanup(func() { SetLogger(prev); SetExceptHook(nil) })
+	return rec
+}
+
+// logEntry is one recorded message.
+type logEntry struct {
+	Message string
+	Level   slog.Level
+	fields  map[string]any
+}
+
+func (e logEntry) ContextMap() map[string]any { return e.fields }
+
+// logRecorder is a slog.Handler that keeps what it is given.
+type logRecorder struct {
+	mu      sync.Mutex
+	entries []logEntry
+}
+
+func (r *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
+func (r *logRecorder) WithAttrs([]slog.Attr) slog.Handler       { return r }
+func (r *logRecorder) WithGroup(string) slog.Handler            { return r }
+func (r *logRecorder) Handle(_ context.Context, rec slog.Record) error {
+	e := logEntry{Message: rec.Message, Level: rec.Level, fields: map[string]any{}}
+	rec.Attrs(func(a slog.Attr) bool { e.fields[a.Key] = a.Value.Any(); return true })
+	r.mu.Lock()
+	r.entries = append(r.entries, e)
+	r.mu.Unlock()
+	return nil
+}
+
+func (r *logRecorder) add(msg string) {
+	r.mu.Lock()
+	r.entries = append(r.entries, logEntry{Message: msg, fields: map[string]any{}})
+	r.mu.Unlock()
+}
+
+func (r *logRecorder) All() []logEntry {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]logEntry(nil), r.entries...)
+}
+
+func (r *logRecorder) Len() int { return len(r.All()) }
+
+func (r *logRecorder) TakeAll() []logEntry {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := r.entries
+	r.entries = nil
+	return out
+}
+
+func (r *logRecorder) FilterMessage(msg string) *logRecorder {
+	out := &logRecorder{}
+	for _, e := range r.All() {
+		if e.Message == msg {
+			out.entries = append(out.entries, e)
+		}
+	}
+	return out
 }
 
 func runFailing(target func(context.Context) error, name string) *Thread {
@@ -39,7 +96,7 @@ func TestExceptHookDefault(t *testing.T) {
 		t.Fatalf("entries %v", logs.All())
 	}
 	f := entries[0].ContextMap()
-	if entries[0].Level != zapcore.ErrorLevel || f["thread"] != "excepthook thread" ||
+	if entries[0].Level != slog.LevelError || f["thread"] != "excepthook thread" ||
 		!strings.Contains(fmt.Sprint(f["error"]), "run failed") ||
 		!strings.Contains(fmt.Sprint(f["stack"]), "excepthook_test.go") || f["panicked"] != true {
 		t.Fatalf("fields %v", f)
@@ -105,7 +162,7 @@ func TestExceptHookOriginal(t *testing.T) {
 	fail := func(context.Context) error { return errors.New("run failed") }
 	runFailing(fail, "orig")
 	first := logs.TakeAll()
-	SetExceptHook(func(ExceptHookArgs) { Logger().Info("Running a thread failed") })
+	SetExceptHook(func(ExceptHookArgs) { logs.add("Running a thread failed") })
 	runFailing(fail, "orig")
 	custom := logs.TakeAll()
 	SetExceptHook(DefaultExceptHook)
@@ -126,7 +183,7 @@ func TestMisuseAndReportLogs(t *testing.T) {
 	l := NewLock(WithName("logged"))
 	_ = l.Release()
 	e := logs.FilterMessage("threading: misuse: release").All()
-	if len(e) != 1 || e[0].Level != zapcore.WarnLevel {
+	if len(e) != 1 || e[0].Level != slog.LevelWarn {
 		t.Fatalf("%v", logs.All())
 	}
 	f := e[0].ContextMap()
@@ -136,7 +193,7 @@ func TestMisuseAndReportLogs(t *testing.T) {
 	}
 	Publish(&Report{Kind: ReportLongWait, Summary: "long wait", Primitives: []Primitive{l}, Threads: []*Thread{CurrentThread()}, Duration: 3e9})
 	r := logs.FilterMessage("long wait").All()
-	if len(r) != 1 || r[0].Level != zapcore.ErrorLevel || r[0].ContextMap()["kind"] != "long_wait" || r[0].ContextMap()["duration"] == nil {
+	if len(r) != 1 || r[0].Level != slog.LevelError || r[0].ContextMap()["kind"] != "long_wait" || r[0].ContextMap()["duration"] == nil {
 		t.Fatalf("%v", logs.All())
 	}
 }

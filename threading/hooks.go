@@ -9,8 +9,6 @@ import (
 	"time"
 	_ "unsafe" // for go:linkname
 	"weak"
-
-	"go.uber.org/zap"
 )
 
 // WaitKind says what a waiting thread waits for.
@@ -244,48 +242,31 @@ func notify(fn func(Observer)) {
 func callObserver(o Observer, fn func(Observer)) {
 	defer func() {
 		if r := recover(); r != nil {
-			Logger().Error("threading: observer panicked", zap.Any("panic", r), zap.Stack("stack"))
+			logPanic("threading: observer panicked", r, nil)
 		}
 	}()
 	fn(o)
 }
 
-// Publish delivers a report to every observer. Package contention uses it for
-// deadlocks and lock-order reports; reports also go to the logger.
+// Publish delivers a report to the logger and to every observer. Package
+// contention uses it for deadlocks and lock-order reports.
 func Publish(r *Report) {
 	if r.Time.IsZero() {
 		r.Time = time.Now()
 	}
-	fields := []zap.Field{zap.String("kind", r.Kind.String())}
-	if r.Duration > 0 {
-		fields = append(fields, zap.Duration("duration", r.Duration))
-	}
-	for _, t := range r.Threads {
-		fields = append(fields, zap.String("thread", t.Name()))
-	}
-	for _, p := range r.Primitives {
-		fields = append(fields, zap.String("primitive", p.String()))
-	}
-	if r.Detail != "" {
-		fields = append(fields, zap.String("detail", r.Detail))
-	}
-	Logger().Error(r.Summary, fields...)
+	logCall(func(l Logger) { l.ObserveReport(r) })
 	notify(func(o Observer) { o.ObserveReport(r) })
 }
 
 // misuse reports a misuse error to the logger (warning level) and the
 // observers, then returns it.
 func misuse(p Primitive, op string, err error) error {
-	t := CurrentThread()
-	fields := []zap.Field{zap.String("thread", t.Name()), zap.Uint64("ident", t.Ident()), zap.String("op", op), zap.Error(err)}
-	if p != nil {
-		fields = append(fields, zap.String("primitive", p.String()), zap.String("kind", p.Kind().String()))
+	if !hasObservers() && logger.Load() == nil {
+		return err
 	}
-	Logger().Warn("threading: misuse: "+op, fields...)
-	if hasObservers() {
-		ev := &MisuseEvent{Primitive: p, Thread: t, Op: op, Err: err}
-		notify(func(o Observer) { o.ObserveMisuse(ev) })
-	}
+	ev := &MisuseEvent{Primitive: p, Thread: CurrentThread(), Op: op, Err: err}
+	logCall(func(l Logger) { l.ObserveMisuse(ev) })
+	notify(func(o Observer) { o.ObserveMisuse(ev) })
 	return err
 }
 
@@ -571,32 +552,6 @@ func (s *waitScope) end(out Outcome) {
 	}
 	notify(func(o Observer) { o.ObserveWait(ev) })
 }
-
-// loggerPtr is the logger of the default except hook, misuse and reports.
-var loggerPtr atomic.Pointer[zap.Logger]
-
-func init() {
-	l, err := zap.NewProduction()
-	if err != nil {
-		l = zap.NewNop()
-	}
-	loggerPtr.Store(l)
-}
-
-// SetLogger sets the logger used by the default except hook and for reports;
-// nil restores the default (zap's production logger, to standard error).
-func SetLogger(l *zap.Logger) {
-	if l == nil {
-		var err error
-		if l, err = zap.NewProduction(); err != nil {
-			l = zap.NewNop()
-		}
-	}
-	loggerPtr.Store(l)
-}
-
-// Logger returns the logger set with SetLogger.
-func Logger() *zap.Logger { return loggerPtr.Load() }
 
 // BreakWait ends a thread's wait with ErrDeadlock, as a database aborts one
 // transaction to break a deadlock: the deadlock detector's "break" policy.

@@ -9,13 +9,12 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
-	"go.uber.org/zap"
 )
 
 func TestMain(m *testing.M) {
 	// Reports (a Lock re-acquired by its holder is one) would go to stderr;
 	// tests that check logs install their own logger.
-	SetLogger(zap.NewNop())
+	SetLogger(nil)
 	goleak.VerifyTestMain(m)
 	os.Exit(0)
 }

@@ -11,13 +11,12 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.uber.org/goleak"
-	"go.uber.org/zap"
 
 	"github.com/threadmon/threadmon/threading"
 )
 
 func TestMain(m *testing.M) {
-	threading.SetLogger(zap.NewNop())
+	threading.SetLogger(nil)
 	goleak.VerifyTestMain(m)
 }
 

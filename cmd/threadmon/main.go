@@ -25,6 +25,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/threadmon/threadmon/threading"
+	"github.com/threadmon/threadmon/threading/zaplog"
 )
 
 type config struct {
@@ -74,7 +75,7 @@ func run(cfg config) error {
 		return err
 	}
 	defer log.Sync() //nolint:errcheck
-	threading.SetLogger(log)
+	zaplog.Install(log)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
