@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"time"
+	"unsafe"
 )
 
 // Lock is Python's threading.Lock: a non-reentrant lock that any thread may
@@ -35,6 +36,10 @@ func (l *Lock) registerSelf(e *ext) {
 
 // Acquire blocks until the lock is taken (Python's acquire()).
 func (l *Lock) Acquire() {
+	if raceEnabled {
+		raceDisable()
+		defer raceAcquired(unsafe.Pointer(l))
+	}
 	g := curGoid()
 	if l.m.state.CompareAndSwap(0, g<<ownerShift|mLocked) {
 		l.m.acq.inc()
@@ -72,7 +77,11 @@ func (l *Lock) releasing() {
 func (l *Lock) Lock() { l.Acquire() }
 
 // TryAcquire takes the lock if it is free (Python's acquire(False)).
-func (l *Lock) TryAcquire() bool {
+func (l *Lock) TryAcquire() (ok bool) {
+	if raceEnabled {
+		raceDisable()
+		defer func() { raceAcquiredIf(ok, unsafe.Pointer(l)) }()
+	}
 	g := curGoid()
 	if l.m.tryLock(g) {
 		if extra.Load() != 0 {
@@ -100,7 +109,11 @@ func (l *Lock) AcquireContext(ctx context.Context) error {
 	return err
 }
 
-func (l *Lock) acquire(d deadline, wk WaitKind) (bool, error) {
+func (l *Lock) acquire(d deadline, wk WaitKind) (ok bool, err error) {
+	if raceEnabled {
+		raceDisable()
+		defer func() { raceAcquiredIf(ok, unsafe.Pointer(l)) }()
+	}
 	g := curGoid()
 	if l.m.state.CompareAndSwap(0, g<<ownerShift|mLocked) {
 		l.m.acq.inc()
@@ -116,6 +129,11 @@ func (l *Lock) acquire(d deadline, wk WaitKind) (bool, error) {
 // Release unlocks the lock; any thread may release it. ErrReleaseUnlocked
 // when it is not locked, and nothing changes then.
 func (l *Lock) Release() error {
+	if raceEnabled {
+		raceRelease(unsafe.Pointer(l))
+		raceDisable()
+		defer raceEnable()
+	}
 	// The common case: the acquirer releases, nobody waits, no sampling.
 	// Guessing the state saves a load of a contended cache line.
 	if extra.Load() == 0 && l.m.state.CompareAndSwap(curGoid()<<ownerShift|mLocked, 0) {
@@ -190,6 +208,11 @@ func (l *Lock) String() string {
 func (l *Lock) isOwned() bool { return l.Owned() }
 
 func (l *Lock) releaseSave() (int, error) {
+	if raceEnabled {
+		raceRelease(unsafe.Pointer(l))
+		raceDisable()
+		defer raceEnable()
+	}
 	if !l.Owned() {
 		return 0, ErrNotOwner
 	}
@@ -203,6 +226,10 @@ func (l *Lock) releaseSave() (int, error) {
 }
 
 func (l *Lock) acquireRestore(int) {
+	if raceEnabled {
+		raceDisable()
+		defer raceAcquired(unsafe.Pointer(l))
+	}
 	g := curGoid()
 	if !l.m.tryLock(g) {
 		l.m.lockSlow(l, KindLock, WaitReacquire, g, forever)

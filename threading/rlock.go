@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"time"
+	"unsafe"
 )
 
 // RLock is Python's threading.RLock: a reentrant lock. The thread that holds
@@ -33,6 +34,10 @@ func (l *RLock) registerSelf(e *ext) {
 // Acquire blocks until the calling thread holds the lock, and raises the
 // recursion level by one.
 func (l *RLock) Acquire() {
+	if raceEnabled {
+		raceDisable()
+		defer raceAcquired(unsafe.Pointer(l))
+	}
 	g := curGoid()
 	if l.m.state.CompareAndSwap(0, g<<ownerShift|mLocked) {
 		l.m.acq.inc()
@@ -61,6 +66,15 @@ func (l *RLock) releasing(g uint64) {
 	trackReleased(l, &l.m.x, KindRLock, g)
 }
 
+// acquireAnnotated is acquireSlow with the race annotations of an acquire.
+func (l *RLock) acquireAnnotated(g uint64, d deadline, wk WaitKind) (ok bool, err error) {
+	if raceEnabled {
+		raceDisable()
+		defer func() { raceAcquiredIf(ok, unsafe.Pointer(l)) }()
+	}
+	return l.acquireSlow(g, d, wk)
+}
+
 func (l *RLock) acquireSlow(g uint64, d deadline, wk WaitKind) (bool, error) {
 	if s := l.m.state.Load(); s&mLocked != 0 && ownerOf(s) == g {
 		l.count.inc()
@@ -81,7 +95,7 @@ func (l *RLock) Lock() { l.Acquire() }
 
 // TryAcquire takes the lock if it is free or already the caller's.
 func (l *RLock) TryAcquire() bool {
-	ok, _ := l.acquireSlow(curGoid(), within(0), WaitAcquire)
+	ok, _ := l.acquireAnnotated(curGoid(), within(0), WaitAcquire)
 	return ok
 }
 
@@ -90,20 +104,25 @@ func (l *RLock) TryLock() bool { return l.TryAcquire() }
 
 // AcquireTimeout waits at most d (d < 0: no limit) and reports success.
 func (l *RLock) AcquireTimeout(d time.Duration) bool {
-	ok, _ := l.acquireSlow(curGoid(), within(d), WaitAcquire)
+	ok, _ := l.acquireAnnotated(curGoid(), within(d), WaitAcquire)
 	return ok
 }
 
 // AcquireContext waits until the lock is held or ctx is done (ctx.Err()), or
 // the deadlock detector chose this waiter (ErrDeadlock).
 func (l *RLock) AcquireContext(ctx context.Context) error {
-	_, err := l.acquireSlow(curGoid(), withCtx(ctx), WaitAcquire)
+	_, err := l.acquireAnnotated(curGoid(), withCtx(ctx), WaitAcquire)
 	return err
 }
 
 // Release lowers the recursion level, and unlocks at zero. ErrNotOwner when
 // the caller does not hold it; nothing changes then.
 func (l *RLock) Release() error {
+	if raceEnabled {
+		raceRelease(unsafe.Pointer(l))
+		raceDisable()
+		defer raceEnable()
+	}
 	s := l.m.state.Load()
 	if s&mLocked == 0 || ownerOf(s) != curGoid() {
 		return misuse(l, "release", ErrNotOwner)
@@ -186,6 +205,11 @@ func (l *RLock) isOwned() bool { return l.Owned() }
 // releaseSave releases the lock fully and returns the level to restore
 // (Python's _release_save()).
 func (l *RLock) releaseSave() (int, error) {
+	if raceEnabled {
+		raceRelease(unsafe.Pointer(l))
+		raceDisable()
+		defer raceEnable()
+	}
 	if !l.Owned() {
 		return 0, ErrNotOwner
 	}
@@ -199,6 +223,10 @@ func (l *RLock) releaseSave() (int, error) {
 }
 
 func (l *RLock) acquireRestore(c int) {
+	if raceEnabled {
+		raceDisable()
+		defer raceAcquired(unsafe.Pointer(l))
+	}
 	g := curGoid()
 	if !l.m.tryLock(g) {
 		l.m.lockSlow(l, KindRLock, WaitReacquire, g, forever)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 )
 
 // RWLock is a reader/writer lock and a drop-in for sync.RWMutex (a Go
@@ -50,6 +51,10 @@ func (rw *RWLock) registerSelf(e *ext) {
 
 // RLock locks for reading.
 func (rw *RWLock) RLock() {
+	if raceEnabled {
+		raceDisable()
+		defer raceAcquired(unsafe.Pointer(&rw.readerSem))
+	}
 	if rw.readerCount.Add(1) < 0 {
 		rw.rlockSlow()
 	}
@@ -69,7 +74,11 @@ func (rw *RWLock) rlockSlow() {
 }
 
 // TryRLock locks for reading if no writer holds or waits for the lock.
-func (rw *RWLock) TryRLock() bool {
+func (rw *RWLock) TryRLock() (ok bool) {
+	if raceEnabled {
+		raceDisable()
+		defer func() { raceAcquiredIf(ok, unsafe.Pointer(&rw.readerSem)) }()
+	}
 	for {
 		c := rw.readerCount.Load()
 		if c < 0 {
@@ -87,6 +96,11 @@ func (rw *RWLock) TryRLock() bool {
 
 // RUnlock undoes one RLock; it panics when there is no reader.
 func (rw *RWLock) RUnlock() {
+	if raceEnabled {
+		raceReleaseMerge(unsafe.Pointer(&rw.writerSem))
+		raceDisable()
+		defer raceEnable()
+	}
 	if nameReaders.Load() && !rw.readers.unpaired.Load() {
 		rw.readers.remove(curGoid())
 	}
@@ -107,6 +121,10 @@ func (rw *RWLock) runlockSlow(r int32) {
 
 // Lock locks for writing, waiting for other writers and for readers.
 func (rw *RWLock) Lock() {
+	if raceEnabled {
+		raceDisable()
+		defer rw.raceLocked()
+	}
 	g := curGoid()
 	if !rw.w.state.CompareAndSwap(0, g<<ownerShift|mLocked) {
 		rw.w.lockSlow(rw, KindRWLock, WaitAcquire, g, forever)
@@ -130,7 +148,17 @@ func (rw *RWLock) Lock() {
 }
 
 // TryLock locks for writing if the lock is free.
-func (rw *RWLock) TryLock() bool {
+func (rw *RWLock) TryLock() (ok bool) {
+	if raceEnabled {
+		raceDisable()
+		defer func() {
+			if ok {
+				rw.raceLocked()
+			} else {
+				raceEnable()
+			}
+		}()
+	}
 	if !rw.w.tryLock(curGoid()) {
 		return false
 	}
@@ -147,6 +175,11 @@ func (rw *RWLock) TryLock() bool {
 
 // Unlock undoes Lock; it panics when the lock is not locked for writing.
 func (rw *RWLock) Unlock() {
+	if raceEnabled {
+		raceRelease(unsafe.Pointer(&rw.readerSem))
+		raceDisable()
+		defer raceEnable()
+	}
 	r := rw.readerCount.Add(rwMaxReaders)
 	if r >= rwMaxReaders {
 		rw.readerCount.Add(-rwMaxReaders) // change nothing
@@ -160,6 +193,14 @@ func (rw *RWLock) Unlock() {
 	}
 	rw.readerSem.release(int(r))
 	rw.w.unlock()
+}
+
+// raceLocked ends a write lock's race-ignored section: the writer sees what
+// every earlier writer (readerSem) and reader (writerSem) did.
+func (rw *RWLock) raceLocked() {
+	raceEnable()
+	raceAcquire(unsafe.Pointer(&rw.readerSem))
+	raceAcquire(unsafe.Pointer(&rw.writerSem))
 }
 
 // RLocker returns a sync.Locker whose Lock and Unlock are RLock and RUnlock.
