@@ -37,8 +37,7 @@ func (l *Lock) registerSelf(e *ext) {
 // Acquire blocks until the lock is taken (Python's acquire()).
 func (l *Lock) Acquire() {
 	if raceEnabled {
-		raceDisable()
-		defer raceAcquired(unsafe.Pointer(l))
+		defer raceAcquire(unsafe.Pointer(l))
 	}
 	g := curGoid()
 	if l.m.state.CompareAndSwap(0, g<<ownerShift|mLocked) {
@@ -79,8 +78,7 @@ func (l *Lock) Lock() { l.Acquire() }
 // TryAcquire takes the lock if it is free (Python's acquire(False)).
 func (l *Lock) TryAcquire() (ok bool) {
 	if raceEnabled {
-		raceDisable()
-		defer func() { raceAcquiredIf(ok, unsafe.Pointer(l)) }()
+		defer func() { raceAcquireIf(ok, unsafe.Pointer(l)) }()
 	}
 	g := curGoid()
 	if l.m.tryLock(g) {
@@ -111,8 +109,7 @@ func (l *Lock) AcquireContext(ctx context.Context) error {
 
 func (l *Lock) acquire(d deadline, wk WaitKind) (ok bool, err error) {
 	if raceEnabled {
-		raceDisable()
-		defer func() { raceAcquiredIf(ok, unsafe.Pointer(l)) }()
+		defer func() { raceAcquireIf(ok, unsafe.Pointer(l)) }()
 	}
 	g := curGoid()
 	if l.m.state.CompareAndSwap(0, g<<ownerShift|mLocked) {
@@ -131,8 +128,6 @@ func (l *Lock) acquire(d deadline, wk WaitKind) (ok bool, err error) {
 func (l *Lock) Release() error {
 	if raceEnabled {
 		raceRelease(unsafe.Pointer(l))
-		raceDisable()
-		defer raceEnable()
 	}
 	// The common case: the acquirer releases, nobody waits, no sampling.
 	// Guessing the state saves a load of a contended cache line.
@@ -210,8 +205,6 @@ func (l *Lock) isOwned() bool { return l.Owned() }
 func (l *Lock) releaseSave() (int, error) {
 	if raceEnabled {
 		raceRelease(unsafe.Pointer(l))
-		raceDisable()
-		defer raceEnable()
 	}
 	if !l.Owned() {
 		return 0, ErrNotOwner
@@ -227,8 +220,7 @@ func (l *Lock) releaseSave() (int, error) {
 
 func (l *Lock) acquireRestore(int) {
 	if raceEnabled {
-		raceDisable()
-		defer raceAcquired(unsafe.Pointer(l))
+		defer raceAcquire(unsafe.Pointer(l))
 	}
 	g := curGoid()
 	if !l.m.tryLock(g) {

@@ -49,6 +49,12 @@ type registrant interface {
 
 // tryLock takes the lock for g if it is free, without blocking.
 func (m *mutexCore) tryLock(g uint64) bool {
+	if raceEnabled {
+		// A failed attempt is no synchronisation (as with sync.Mutex's
+		// TryLock); a successful one is annotated by the caller.
+		raceDisable()
+		defer raceEnable()
+	}
 	for {
 		s := m.state.Load()
 		if s&mLocked != 0 {

@@ -14,5 +14,4 @@ func raceAcquire(unsafe.Pointer)      {}
 func raceRelease(unsafe.Pointer)      {}
 func raceReleaseMerge(unsafe.Pointer) {}
 
-func raceAcquired(unsafe.Pointer)         {}
-func raceAcquiredIf(bool, unsafe.Pointer) {}
+func raceAcquireIf(bool, unsafe.Pointer) {}

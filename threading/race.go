@@ -21,15 +21,8 @@ func raceAcquire(addr unsafe.Pointer)      { runtime.RaceAcquire(addr) }
 func raceRelease(addr unsafe.Pointer)      { runtime.RaceRelease(addr) }
 func raceReleaseMerge(addr unsafe.Pointer) { runtime.RaceReleaseMerge(addr) }
 
-// raceAcquired ends a race-ignored section with an acquire of addr.
-func raceAcquired(addr unsafe.Pointer) {
-	runtime.RaceEnable()
-	runtime.RaceAcquire(addr)
-}
-
-// raceAcquiredIf ends a race-ignored section, with an acquire of addr if ok.
-func raceAcquiredIf(ok bool, addr unsafe.Pointer) {
-	runtime.RaceEnable()
+// raceAcquireIf is an acquire of addr if ok.
+func raceAcquireIf(ok bool, addr unsafe.Pointer) {
 	if ok {
 		runtime.RaceAcquire(addr)
 	}

@@ -35,8 +35,7 @@ func (l *RLock) registerSelf(e *ext) {
 // recursion level by one.
 func (l *RLock) Acquire() {
 	if raceEnabled {
-		raceDisable()
-		defer raceAcquired(unsafe.Pointer(l))
+		defer raceAcquire(unsafe.Pointer(l))
 	}
 	g := curGoid()
 	if l.m.state.CompareAndSwap(0, g<<ownerShift|mLocked) {
@@ -69,14 +68,20 @@ func (l *RLock) releasing(g uint64) {
 // acquireAnnotated is acquireSlow with the race annotations of an acquire.
 func (l *RLock) acquireAnnotated(g uint64, d deadline, wk WaitKind) (ok bool, err error) {
 	if raceEnabled {
-		raceDisable()
-		defer func() { raceAcquiredIf(ok, unsafe.Pointer(l)) }()
+		defer func() { raceAcquireIf(ok, unsafe.Pointer(l)) }()
 	}
 	return l.acquireSlow(g, d, wk)
 }
 
 func (l *RLock) acquireSlow(g uint64, d deadline, wk WaitKind) (bool, error) {
-	if s := l.m.state.Load(); s&mLocked != 0 && ownerOf(s) == g {
+	if raceEnabled {
+		raceDisable() // a look at the owner is no synchronisation
+	}
+	s := l.m.state.Load()
+	if raceEnabled {
+		raceEnable()
+	}
+	if s&mLocked != 0 && ownerOf(s) == g {
 		l.count.inc()
 		return true, nil
 	}
@@ -120,8 +125,6 @@ func (l *RLock) AcquireContext(ctx context.Context) error {
 func (l *RLock) Release() error {
 	if raceEnabled {
 		raceRelease(unsafe.Pointer(l))
-		raceDisable()
-		defer raceEnable()
 	}
 	s := l.m.state.Load()
 	if s&mLocked == 0 || ownerOf(s) != curGoid() {
@@ -207,8 +210,6 @@ func (l *RLock) isOwned() bool { return l.Owned() }
 func (l *RLock) releaseSave() (int, error) {
 	if raceEnabled {
 		raceRelease(unsafe.Pointer(l))
-		raceDisable()
-		defer raceEnable()
 	}
 	if !l.Owned() {
 		return 0, ErrNotOwner
@@ -224,8 +225,7 @@ func (l *RLock) releaseSave() (int, error) {
 
 func (l *RLock) acquireRestore(c int) {
 	if raceEnabled {
-		raceDisable()
-		defer raceAcquired(unsafe.Pointer(l))
+		defer raceAcquire(unsafe.Pointer(l))
 	}
 	g := curGoid()
 	if !l.m.tryLock(g) {

@@ -52,15 +52,27 @@ func (rw *RWLock) registerSelf(e *ext) {
 // RLock locks for reading.
 func (rw *RWLock) RLock() {
 	if raceEnabled {
+		// Readers touch shared atomics (the count, the holder slots) that
+		// would make each synchronise with the others; as with
+		// sync.RWMutex, they must not.
 		raceDisable()
-		defer raceAcquired(unsafe.Pointer(&rw.readerSem))
 	}
 	if rw.readerCount.Add(1) < 0 {
+		if raceEnabled {
+			raceEnable()
+		}
 		rw.rlockSlow()
+		if raceEnabled {
+			raceDisable()
+		}
 	}
 	rw.racq.Add(1)
 	if nameReaders.Load() {
 		rw.readers.add(curGoid())
+	}
+	if raceEnabled {
+		raceEnable()
+		raceAcquire(unsafe.Pointer(&rw.readerSem.n))
 	}
 }
 
@@ -74,20 +86,26 @@ func (rw *RWLock) rlockSlow() {
 }
 
 // TryRLock locks for reading if no writer holds or waits for the lock.
-func (rw *RWLock) TryRLock() (ok bool) {
+func (rw *RWLock) TryRLock() bool {
 	if raceEnabled {
 		raceDisable()
-		defer func() { raceAcquiredIf(ok, unsafe.Pointer(&rw.readerSem)) }()
 	}
 	for {
 		c := rw.readerCount.Load()
 		if c < 0 {
+			if raceEnabled {
+				raceEnable()
+			}
 			return false
 		}
 		if rw.readerCount.CompareAndSwap(c, c+1) {
 			rw.racq.Add(1)
 			if nameReaders.Load() {
 				rw.readers.add(curGoid())
+			}
+			if raceEnabled {
+				raceEnable()
+				raceAcquire(unsafe.Pointer(&rw.readerSem.n))
 			}
 			return true
 		}
@@ -97,14 +115,17 @@ func (rw *RWLock) TryRLock() (ok bool) {
 // RUnlock undoes one RLock; it panics when there is no reader.
 func (rw *RWLock) RUnlock() {
 	if raceEnabled {
-		raceReleaseMerge(unsafe.Pointer(&rw.writerSem))
+		raceReleaseMerge(unsafe.Pointer(&rw.writerSem.n))
 		raceDisable()
-		defer raceEnable()
 	}
 	if nameReaders.Load() && !rw.readers.unpaired.Load() {
 		rw.readers.remove(curGoid())
 	}
-	if r := rw.readerCount.Add(-1); r < 0 {
+	r := rw.readerCount.Add(-1)
+	if raceEnabled {
+		raceEnable()
+	}
+	if r < 0 {
 		rw.runlockSlow(r)
 	}
 }
@@ -122,7 +143,6 @@ func (rw *RWLock) runlockSlow(r int32) {
 // Lock locks for writing, waiting for other writers and for readers.
 func (rw *RWLock) Lock() {
 	if raceEnabled {
-		raceDisable()
 		defer rw.raceLocked()
 	}
 	g := curGoid()
@@ -150,12 +170,9 @@ func (rw *RWLock) Lock() {
 // TryLock locks for writing if the lock is free.
 func (rw *RWLock) TryLock() (ok bool) {
 	if raceEnabled {
-		raceDisable()
 		defer func() {
 			if ok {
 				rw.raceLocked()
-			} else {
-				raceEnable()
 			}
 		}()
 	}
@@ -176,9 +193,7 @@ func (rw *RWLock) TryLock() (ok bool) {
 // Unlock undoes Lock; it panics when the lock is not locked for writing.
 func (rw *RWLock) Unlock() {
 	if raceEnabled {
-		raceRelease(unsafe.Pointer(&rw.readerSem))
-		raceDisable()
-		defer raceEnable()
+		raceRelease(unsafe.Pointer(&rw.readerSem.n))
 	}
 	r := rw.readerCount.Add(rwMaxReaders)
 	if r >= rwMaxReaders {
@@ -195,12 +210,15 @@ func (rw *RWLock) Unlock() {
 	rw.w.unlock()
 }
 
-// raceLocked ends a write lock's race-ignored section: the writer sees what
-// every earlier writer (readerSem) and reader (writerSem) did.
+// The race annotations of readers and writers use the addresses of the
+// semaphores' counters, which no lock or atomic uses as a synchronisation
+// object (the semaphores' own mutexes must keep theirs).
+
+// raceLocked annotates a write lock: the writer sees what every earlier
+// writer (readerSem) and reader (writerSem) did.
 func (rw *RWLock) raceLocked() {
-	raceEnable()
-	raceAcquire(unsafe.Pointer(&rw.readerSem))
-	raceAcquire(unsafe.Pointer(&rw.writerSem))
+	raceAcquire(unsafe.Pointer(&rw.readerSem.n))
+	raceAcquire(unsafe.Pointer(&rw.writerSem.n))
 }
 
 // RLocker returns a sync.Locker whose Lock and Unlock are RLock and RUnlock.
