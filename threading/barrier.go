@@ -38,18 +38,16 @@ func NewBarrier(parties int, opts ...Option) (*Barrier, error) {
 		return nil, valuef("barrier parties must be >= 1, got %d", parties)
 	}
 	o := buildOptions(opts)
-	b := &Barrier{parties: parties, action: o.action, timeout: -1, gen: newGen(), x: newExt(KindBarrier, o.name)}
+	b := &Barrier{parties: parties, action: o.action, timeout: -1, gen: newGen()}
+	b.x = newPrimExt(b, KindBarrier, o)
 	if o.timeout != nil {
 		b.timeout = *o.timeout
-	}
-	if o.name != "" {
-		b.registerSelf(b.x)
 	}
 	return b, nil
 }
 
 func (b *Barrier) registerSelf(e *ext) {
-	register(e, b, func(b *Barrier) Primitive { return b })
+	register(e, b)
 }
 
 // Wait waits for the round to fill, at most the barrier's default timeout.

@@ -44,15 +44,13 @@ func NewCondition(lock Lockable, opts ...Option) *Condition {
 	if lock == nil {
 		lock = NewRLock()
 	}
-	c := &Condition{lock: lock, x: newExt(KindCondition, o.name)}
-	if o.name != "" {
-		c.registerSelf(c.x)
-	}
+	c := &Condition{lock: lock}
+	c.x = newPrimExt(c, KindCondition, o)
 	return c
 }
 
 func (c *Condition) registerSelf(e *ext) {
-	register(e, c, func(c *Condition) Primitive { return c })
+	register(e, c)
 }
 
 // Locker returns the underlying lock.

@@ -26,16 +26,13 @@ type Event struct {
 func NewEvent(opts ...Option) *Event {
 	o := buildOptions(opts)
 	ev := &Event{}
-	e := newExt(KindEvent, o.name)
+	e := newPrimExt(ev, KindEvent, o)
 	ev.x.Store(e)
-	if o.name != "" {
-		ev.registerSelf(e)
-	}
 	return ev
 }
 
 func (ev *Event) registerSelf(e *ext) {
-	register(e, ev, func(ev *Event) Primitive { return ev })
+	register(e, ev)
 }
 
 // IsSet reports the flag (Python's is_set()).

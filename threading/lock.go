@@ -22,16 +22,13 @@ type Lock struct {
 func NewLock(opts ...Option) *Lock {
 	o := buildOptions(opts)
 	l := &Lock{}
-	e := newExt(KindLock, o.name)
+	e := newPrimExt(l, KindLock, o)
 	l.m.x.Store(e)
-	if o.name != "" {
-		l.registerSelf(e)
-	}
 	return l
 }
 
 func (l *Lock) registerSelf(e *ext) {
-	register(e, l, func(l *Lock) Primitive { return l })
+	register(e, l)
 }
 
 // Acquire blocks until the lock is taken (Python's acquire()).

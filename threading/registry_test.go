@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Dummy records stay bounded: 1,000,000 short-lived goroutines that each ask
@@ -48,3 +49,49 @@ func TestDummyThreadsBounded(t *testing.T) {
 		t.Fatalf("heap grew by %d MiB", growth>>20)
 	}
 }
+
+// Primitives and wait events carry the types users know: a type switch on
+// *Semaphore or *BoundedSemaphore matches.
+func TestSemaphoreIdentity(t *testing.T) {
+	s, _ := NewSemaphore(0, WithName("ident-sem"))
+	b, _ := NewBoundedSemaphore(1, WithName("ident-bsem"))
+	found := map[string]bool{}
+	for _, p := range Primitives() {
+		switch q := p.(type) {
+		case *Semaphore:
+			if q == s {
+				found["sem"] = true
+			}
+		case *BoundedSemaphore:
+			if q == b {
+				found["bsem"] = true
+			}
+		}
+	}
+	if !found["sem"] || !found["bsem"] {
+		t.Fatalf("registry types: %v", found)
+	}
+	var got Primitive
+	o := &waitObserver{fn: func(e *WaitEvent) {
+		if e.Primitive.Name() == "ident-sem" {
+			got = e.Primitive
+		}
+	}}
+	defer AddObserver(o)()
+	if s.AcquireTimeout(time.Millisecond) {
+		t.Fatal("acquired an empty semaphore")
+	}
+	if q, ok := got.(*Semaphore); !ok || q != s {
+		t.Fatalf("wait event primitive %T", got)
+	}
+	if err := b.Release(); err == nil {
+		t.Fatal("released past the bound")
+	}
+}
+
+type waitObserver struct {
+	NopObserver
+	fn func(*WaitEvent)
+}
+
+func (o *waitObserver) ObserveWait(e *WaitEvent) { o.fn(e) }

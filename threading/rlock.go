@@ -19,16 +19,13 @@ type RLock struct {
 func NewRLock(opts ...Option) *RLock {
 	o := buildOptions(opts)
 	l := &RLock{}
-	e := newExt(KindRLock, o.name)
+	e := newPrimExt(l, KindRLock, o)
 	l.m.x.Store(e)
-	if o.name != "" {
-		l.registerSelf(e)
-	}
 	return l
 }
 
 func (l *RLock) registerSelf(e *ext) {
-	register(e, l, func(l *RLock) Primitive { return l })
+	register(e, l)
 }
 
 // Acquire blocks until the calling thread holds the lock, and raises the

@@ -37,16 +37,13 @@ var (
 func NewRWLock(opts ...Option) *RWLock {
 	o := buildOptions(opts)
 	rw := &RWLock{}
-	e := newExt(KindRWLock, o.name)
+	e := newPrimExt(rw, KindRWLock, o)
 	rw.w.x.Store(e)
-	if o.name != "" {
-		rw.registerSelf(e)
-	}
 	return rw
 }
 
 func (rw *RWLock) registerSelf(e *ext) {
-	register(e, rw, func(rw *RWLock) Primitive { return rw })
+	register(e, rw)
 }
 
 // RLock locks for reading.

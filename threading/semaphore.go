@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync/atomic"
 	"time"
+	"unsafe"
 )
 
 // semaphore is the implementation shared by Semaphore and BoundedSemaphore.
@@ -78,8 +79,23 @@ func (s *semaphore) init(kind Kind, value int, bounded bool, opts []Option) erro
 	return nil
 }
 
+// self is the Semaphore or BoundedSemaphore that s is the whole of: what
+// the registry, wait events and misuse reports carry, so that a type switch
+// on *Semaphore or *BoundedSemaphore matches. Both types are exactly a
+// semaphore (its only field), so the addresses are the same.
+func (s *semaphore) self() Primitive {
+	if s.bounded {
+		return (*BoundedSemaphore)(unsafe.Pointer(s))
+	}
+	return (*Semaphore)(unsafe.Pointer(s))
+}
+
 func (s *semaphore) registerSelf(e *ext) {
-	register(e, s, func(s *semaphore) Primitive { return s })
+	if s.bounded {
+		register(e, (*BoundedSemaphore)(unsafe.Pointer(s)))
+	} else {
+		register(e, (*Semaphore)(unsafe.Pointer(s)))
+	}
 }
 
 func (s *semaphore) tryTake() bool {
@@ -170,7 +186,7 @@ func (s *semaphore) acquireSlow(d deadline) (bool, error) {
 	}
 	e.q.pushBack(w)
 	e.mu.Unlock()
-	rec := beginWait(s, e.meta, WaitAcquire, g, 0, d)
+	rec := beginWait(s.self(), e.meta, WaitAcquire, g, 0, d)
 	r, out := park(w, d, &rec)
 	if r == 0 {
 		if e.withdraw(w, func() { s.nwait.Add(-1) }) {
@@ -197,13 +213,13 @@ func (s *semaphore) Release() error { return s.ReleaseN(1) }
 // Nothing changes when it fails.
 func (s *semaphore) ReleaseN(n int) error {
 	if n < 1 {
-		return misuse(s, "release", valuef("release(n) needs n >= 1, got %d", n))
+		return misuse(s.self(), "release", valuef("release(n) needs n >= 1, got %d", n))
 	}
 	if s.bounded {
 		for {
 			v := s.value.Load()
 			if v+int64(n) > s.bound {
-				return misuse(s, "release", ErrTooManyReleases)
+				return misuse(s.self(), "release", ErrTooManyReleases)
 			}
 			if s.value.CompareAndSwap(v, v+int64(n)) {
 				break

@@ -1,0 +1,148 @@
+package threading
+
+import (
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Hold-time sampling. holdEvery is 0 when off, else 1 in holdEvery
+// acquisitions of a Lock, RLock or RWLock (writer) is timed.
+var holdEvery atomic.Uint32
+
+// SetHoldSampling times one in every n acquisitions of Locks, RLocks and
+// RWLocks (write side) and reports how long each was held as a HoldEvent;
+// n <= 0 turns it off. Timing costs two clock reads per sampled hold.
+func SetHoldSampling(n int) {
+	if n <= 0 {
+		holdEvery.Store(0)
+	} else {
+		if n > 1<<31 {
+			n = 1 << 31
+		}
+		holdEvery.Store(uint32(n))
+	}
+	updateExtra()
+}
+
+// extra is non-zero when the lock fast paths have more to do than take the
+// lock: hold sampling or a LockTracker. One load of it is all the fast path
+// pays for either being possible.
+var extra atomic.Uint32
+
+func updateExtra() {
+	var v uint32
+	if holdEvery.Load() != 0 {
+		v |= 1
+	}
+	if tracker.Load() != nil {
+		v |= 2
+	}
+	extra.Store(v)
+}
+
+// LockTracker sees every acquisition and release of a Lock, of an RLock (the
+// outermost level) and of an RWLock's write side, when installed with
+// SetLockTracker: what lock-order checking (package contention) needs. It
+// runs on the fast path, so it must be quick; g is the goroutine that
+// acquired the lock (for a Lock released by another thread, still the
+// acquirer).
+type LockTracker interface {
+	Acquired(p Primitive, c *Class, g uint64)
+	Released(p Primitive, c *Class, g uint64)
+}
+
+type trackerBox struct{ t LockTracker }
+
+var tracker atomic.Pointer[trackerBox]
+
+// SetLockTracker installs t (nil removes it). Locks already held when it is
+// installed are not known to it.
+func SetLockTracker(t LockTracker) {
+	if t == nil {
+		tracker.Store(nil)
+	} else {
+		tracker.Store(&trackerBox{t})
+	}
+	updateExtra()
+}
+
+func trackAcquired(p Primitive, x *atomic.Pointer[ext], kind Kind, g uint64) {
+	if b := tracker.Load(); b != nil {
+		b.t.Acquired(p, classInfo(getExt(x, kind).meta), g)
+	}
+}
+
+func trackReleased(p Primitive, x *atomic.Pointer[ext], kind Kind, g uint64) {
+	if b := tracker.Load(); b != nil {
+		b.t.Released(p, classInfo(getExt(x, kind).meta), g)
+	}
+}
+
+// Class is a lock class: the primitives of one kind and one label (name, or
+// creation site), as Linux lockdep groups locks. ID is small and dense.
+type Class struct {
+	ID    uint32
+	Kind  Kind
+	Label string
+	// Overflow marks the one class per kind that stands for every class
+	// past the table's bound (maxClasses): it mixes unrelated locks, so
+	// lock-order checking must not draw edges through it.
+	Overflow bool
+}
+
+// maxClasses bounds the lock-class table, as lockdep bounds its keys: a
+// service that names a lock per connection would otherwise grow it forever.
+const maxClasses = 1 << 14
+
+var classTable struct {
+	mu sync.Mutex
+	m  map[classKey]*Class
+}
+
+// classInfo returns the interned Class of a primitive's ext.
+func classInfo(e *meta) *Class {
+	if c := e.cls.Load(); c != nil {
+		return c
+	}
+	k := classKey{e.kind, entryLabel(e)}
+	classTable.mu.Lock()
+	if classTable.m == nil {
+		classTable.m = make(map[classKey]*Class)
+	}
+	c := classTable.m[k]
+	if c == nil && len(classTable.m) >= maxClasses {
+		k.label = OverflowLabel
+		if c = classTable.m[k]; c == nil {
+			c = &Class{ID: uint32(len(classTable.m) + 1), Kind: k.kind, Label: k.label, Overflow: true}
+			classTable.m[k] = c
+		}
+	}
+	if c == nil {
+		c = &Class{ID: uint32(len(classTable.m) + 1), Kind: k.kind, Label: k.label}
+		classTable.m[k] = c
+	}
+	classTable.mu.Unlock()
+	e.cls.Store(c)
+	return c
+}
+
+func sampleHold() bool {
+	n := holdEvery.Load()
+	return n != 0 && (n == 1 || rand.Uint32N(n) == 0)
+}
+
+func startHold(e *ext) { e.holdStart.Store(nanotime()) }
+
+func endHold(p Primitive, e *ext, g uint64) {
+	if e == nil {
+		return
+	}
+	start := e.holdStart.Swap(0)
+	if start == 0 || !hasObservers() {
+		return
+	}
+	ev := &HoldEvent{Primitive: p, Thread: g, Duration: time.Duration(nanotime() - start)}
+	notify(func(o Observer) { o.ObserveHold(ev) })
+}

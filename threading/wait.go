@@ -1,0 +1,368 @@
+package threading
+
+import (
+	"context"
+	"runtime"
+	"sync/atomic"
+	"time"
+	"weak"
+)
+
+// WaitKind says what a waiting thread waits for.
+type WaitKind uint8
+
+// The kinds of wait.
+const (
+	WaitAcquire   WaitKind = iota + 1 // a Lock, RLock, Semaphore, or an RWLock's write side
+	WaitRead                          // an RWLock's read side
+	WaitNotify                        // a Condition's notify
+	WaitReacquire                     // a Condition's lock, after a notify or a timeout
+	WaitSet                           // an Event to be set
+	WaitBarrier                       // a Barrier to fill
+	WaitJoin                          // a Thread to end
+)
+
+var waitKindNames = [...]string{"", "acquire", "read", "notify", "reacquire", "event", "barrier", "join"}
+
+func (k WaitKind) String() string {
+	if int(k) < len(waitKindNames) && k != 0 {
+		return waitKindNames[k]
+	}
+	return "unknown"
+}
+
+// WaitInfo describes a wait in progress: what a thread waits on, since when,
+// and where (the stack is captured on the slow path only).
+type WaitInfo struct {
+	Primitive Primitive
+	Kind      WaitKind
+	Since     time.Time
+	// Holder is the goroutine ident that held the primitive when the wait
+	// began (0 when it has no single holder).
+	Holder uint64
+	// Seq identifies this wait: unique in the process, so a reader can tell
+	// a wait that went on from a new one on the same primitive.
+	Seq uint64
+	// Cancellable is true for the Context forms (AcquireContext,
+	// WaitContext, JoinContext).
+	Cancellable bool
+	pcs         []uintptr
+}
+
+var waitSeq atomic.Uint64
+
+// waitStacks makes every published wait capture its call stack.
+var waitStacks atomic.Bool
+
+// SetWaitStacks turns on capturing the call stack of every wait that blocks
+// (about a microsecond a wait): WaitInfo.Stack then says where each waiting
+// thread blocked. Off by default; package contention reads the stacks of the
+// threads it reports from a goroutine dump instead.
+func SetWaitStacks(on bool) { waitStacks.Store(on) }
+
+// Stack returns the frames where the thread blocked, when SetWaitStacks is on.
+func (w *WaitInfo) Stack() *runtime.Frames { return runtime.CallersFrames(w.pcs) }
+
+// StackPCs returns the program counters where the thread blocked.
+func (w *WaitInfo) StackPCs() []uintptr { return w.pcs }
+
+// waitRecord is a wait that is visible in its thread's record: what the live
+// graph and the deadlock detector read. It is made only once a wait really
+// blocks (see waitScope.publish), and never changes after.
+//
+// A record is reachable from the thread registry, a global, so it holds what
+// the thread waits on only weakly: through the primitive's registry entry
+// (its identity and a weak pointer) or, for a Join, a weak pointer to the
+// Thread. A goroutine parked on a primitive that nothing runnable can reach
+// is then unreachable too, and Go's goroutine-leak profile finds it.
+type waitRecord struct {
+	info   WaitInfo // Primitive is nil here: see snapshot
+	thread *Thread
+	ent    *primEntry           // the registered primitive waited on, or nil
+	join   weak.Pointer[Thread] // the Thread a Join waits on
+}
+
+func (r *waitRecord) primitive() Primitive {
+	if r.ent != nil {
+		return r.ent.resolve()
+	}
+	if t := r.join.Value(); t != nil {
+		return t
+	}
+	return nil
+}
+
+// snapshot is the record's WaitInfo with its primitive resolved; false once
+// the primitive is gone (its waiter has left too, then).
+func (r *waitRecord) snapshot() (WaitInfo, bool) {
+	info := r.info
+	info.Primitive = r.primitive()
+	return info, info.Primitive != nil
+}
+
+// waitScope is the bookkeeping of one slow-path wait, kept on the waiter's
+// stack: two atomic adds and a clock read to begin, and publish, just before
+// the waiter parks, to make the wait visible in its thread's record.
+type waitScope struct {
+	p      Primitive
+	m      *meta
+	kind   WaitKind
+	g      uint64
+	holder uint64
+	hth    *Thread // the holder's thread when the wait began, if known
+	ctx    context.Context
+	start  int64 // nanotime
+	rec    *waitRecord
+}
+
+// beginWait starts the bookkeeping of goroutine g waiting on p, whose meta is
+// m (nil for waits with no statistics).
+func beginWait(p Primitive, m *meta, kind WaitKind, g, holder uint64, d deadline) waitScope {
+	if m != nil {
+		m.contentions.Add(1)
+		m.waiters.Add(1)
+	}
+	sc := waitScope{p: p, m: m, kind: kind, g: g, holder: holder, ctx: d.ctx, start: nanotime()}
+	if holder != 0 && hasObservers() {
+		sc.hth = lookupThread(holder)
+	}
+	return sc
+}
+
+// publish makes the wait visible in the thread's record, with the stack.
+func (s *waitScope) publish() {
+	if s.rec != nil {
+		return
+	}
+	t := threadForGoid(s.g)
+	r := &waitRecord{thread: t}
+	if jt, ok := s.p.(*Thread); ok {
+		r.join = weak.Make(jt)
+	} else if s.m != nil {
+		r.ent = s.m.ent.Load()
+	}
+	r.info = WaitInfo{Kind: s.kind, Holder: s.holder, Since: timeAt(s.start),
+		Seq: waitSeq.Add(1), Cancellable: s.ctx != nil}
+	if waitStacks.Load() {
+		var pcs [32]uintptr
+		n := runtime.Callers(3, pcs[:])
+		r.info.pcs = append([]uintptr(nil), pcs[:n]...)
+	}
+	s.rec = r
+	t.waiting.Store(r)
+}
+
+// end closes the wait with its outcome and delivers the WaitEvent.
+func (s *waitScope) end(out Outcome) {
+	d := time.Duration(nanotime() - s.start)
+	var t *Thread
+	if s.rec != nil {
+		t = s.rec.thread
+		t.waiting.CompareAndSwap(s.rec, nil)
+	}
+	if e := s.m; e != nil {
+		if s.rec != nil && len(s.rec.info.pcs) > 0 && e.kind != KindThread {
+			waiterStacks.add(e.kind, entryLabel(e), s.rec.info.pcs, d)
+		}
+		e.waiters.Add(-1)
+		e.waitNanos.Add(int64(d))
+		switch out {
+		case OutcomeTimeout:
+			e.timeouts.Add(1)
+		case OutcomeCancelled, OutcomeDeadlock:
+			e.cancels.Add(1)
+		}
+	}
+	if !hasObservers() {
+		return
+	}
+	if t == nil {
+		t = threadForGoid(s.g)
+	}
+	ctx := s.ctx
+	if ctx == nil {
+		ctx = t.Context()
+	}
+	ev := &WaitEvent{
+		Primitive: s.p, Kind: s.kind, Waiter: t,
+		Holder: s.hth, HolderIdent: s.holder, Start: timeAt(s.start), Duration: d, Outcome: out, Ctx: ctx,
+	}
+	notify(func(o Observer) { o.ObserveWait(ev) })
+}
+
+// BreakWait ends a thread's wait with ErrDeadlock, as a database aborts one
+// transaction to break a deadlock: the deadlock detector's "break" policy.
+// Only a wait through a Context (AcquireContext on a Lock, RLock or
+// semaphore) whose sequence number is seq can be broken; BreakWait reports
+// whether it was.
+func BreakWait(t *Thread, seq uint64) bool {
+	r := t.waiting.Load()
+	if r == nil || r.info.Seq != seq || !r.info.Cancellable || r.ent == nil {
+		return false
+	}
+	e := r.ent.ext()
+	if e == nil {
+		return false
+	}
+	g := t.Ident()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	// Under the queue lock: if the record is still the thread's and its
+	// goroutine is queued, this very wait is parked in e's queue (a
+	// goroutine is in at most one queue, and its record is cleared before
+	// it waits again).
+	if t.waiting.Load() != r {
+		return false
+	}
+	for w := e.q.head; w != nil; w = w.next {
+		if w.g == g && w.breakable {
+			e.q.remove(w)
+			if w.unqueue != nil {
+				w.unqueue()
+			}
+			w.ch <- wakeDeadlock
+			return true
+		}
+	}
+	return false
+}
+
+// Why a parked waiter was woken.
+const (
+	wakeGranted  uint8 = iota + 1 // the resource was handed over, or may be retried
+	wakeDeadlock                  // the deadlock breaker chose this waiter
+)
+
+// deadline describes how long a blocking call may wait: forever, until a
+// timer fires, or until a context is done. Exactly one of the three forms of
+// each blocking method builds one.
+type deadline struct {
+	ctx     context.Context // nil for the plain and timeout forms
+	timeout time.Duration   // < 0: no limit; used when ctx is nil
+}
+
+var forever = deadline{timeout: -1}
+
+func within(d time.Duration) deadline { return deadline{timeout: d} }
+
+func withCtx(ctx context.Context) deadline {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	return deadline{ctx: ctx, timeout: -1}
+}
+
+// tryOnly reports whether the call must not block at all.
+func (d deadline) tryOnly() bool { return d.ctx == nil && d.timeout == 0 }
+
+// Outcome is how a wait ended.
+type Outcome uint8
+
+// The outcomes of a wait.
+const (
+	OutcomeAcquired  Outcome = iota + 1 // got what it waited for
+	OutcomeTimeout                      // the timeout passed
+	OutcomeCancelled                    // the context was done
+	OutcomeBroken                       // a barrier broke
+	OutcomeDeadlock                     // the deadlock breaker chose this waiter
+)
+
+var outcomeNames = [...]string{"", "acquired", "timeout", "cancelled", "broken", "deadlock"}
+
+func (o Outcome) String() string {
+	if int(o) < len(outcomeNames) && o != 0 {
+		return outcomeNames[o]
+	}
+	return "unknown"
+}
+
+// yieldTries is how many times a queued waiter yields before it parks.
+const yieldTries = 2
+
+// park blocks on w.ch until a wake arrives or the deadline passes. It returns
+// the wake reason, or 0 with the outcome when the deadline won. A wake that
+// arrives after the deadline is left in the channel for the caller to settle
+// under its queue lock.
+func park(w *waiter, d deadline, sc *waitScope) (uint8, Outcome) {
+	// A hand-off (a Condition ping-pong) usually completes within a yield or
+	// two; parking costs more than yielding.
+	for i := 0; i < yieldTries; i++ {
+		runtime.Gosched()
+		select {
+		case r := <-w.ch:
+			return r, OutcomeAcquired
+		default:
+		}
+	}
+	sc.publish()
+	if d.ctx != nil {
+		select {
+		case r := <-w.ch:
+			return r, OutcomeAcquired
+		case <-d.ctx.Done():
+			return 0, OutcomeCancelled
+		}
+	}
+	if d.timeout < 0 {
+		return <-w.ch, OutcomeAcquired
+	}
+	t := time.NewTimer(d.timeout)
+	defer t.Stop()
+	select {
+	case r := <-w.ch:
+		return r, OutcomeAcquired
+	case <-t.C:
+		return 0, OutcomeTimeout
+	}
+}
+
+// waitChan blocks until ch is closed or the deadline passes.
+func waitChan(ch <-chan struct{}, d deadline, sc *waitScope) Outcome {
+	sc.publish()
+	if d.ctx != nil {
+		select {
+		case <-ch:
+			return OutcomeAcquired
+		case <-d.ctx.Done():
+			return OutcomeCancelled
+		}
+	}
+	if d.timeout < 0 {
+		<-ch
+		return OutcomeAcquired
+	}
+	if d.timeout == 0 {
+		return OutcomeTimeout
+	}
+	t := time.NewTimer(d.timeout)
+	defer t.Stop()
+	select {
+	case <-ch:
+		return OutcomeAcquired
+	case <-t.C:
+		return OutcomeTimeout
+	}
+}
+
+// withdraw takes w out of e's queue once its deadline has passed, running
+// onRemove under the queue lock. It reports false when a wake took w out
+// first: that wake is then in w.ch, and the caller must settle it.
+func (e *ext) withdraw(w *waiter, onRemove func()) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !w.queued {
+		return false
+	}
+	e.q.remove(w)
+	onRemove()
+	return true
+}
+
+// gaveUp is the error of a wait that ended without its resource: ctx.Err()
+// for a cancelled context, nil for a timeout (the bool result says it).
+func gaveUp(out Outcome, d deadline) error {
+	if out == OutcomeCancelled {
+		return d.ctx.Err()
+	}
+	return nil
+}
