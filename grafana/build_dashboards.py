@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Writes the Grafana dashboards in dashboards/ (JSON for Grafana 10/11).
 
-    python3 grafana/build_dashboards.py
+    python3 grafana/build_dashboards.py [OUTDIR]
+
+OUTDIR defaults to grafana/dashboards; grafana/drift_test.go writes to a
+temporary directory and fails when the committed JSON differs.
 
 The JSON files are what Grafana loads; this script keeps the three consistent
 (variables, units, descriptions, exemplars). grafana/e2e_test.go runs every
@@ -9,6 +12,7 @@ panel's expression against a real Prometheus scraping `threadmon -demo`.
 """
 import json
 import os
+import sys
 
 SEL = 'job="$job", instance=~"$instance"'
 DS = {"type": "prometheus", "uid": "${datasource}"}
@@ -126,7 +130,8 @@ threads = dashboard("threadmon-threads", "Threading: threads",
 ])
 
 here = os.path.dirname(os.path.abspath(__file__))
+outdir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, "dashboards")
 for name, d in (("threading-overview", overview), ("threading-primitive", primitive), ("threading-threads", threads)):
-    with open(os.path.join(here, "dashboards", name + ".json"), "w") as f:
+    with open(os.path.join(outdir, name + ".json"), "w") as f:
         json.dump(d, f, indent=2)
         f.write("\n")
