@@ -101,7 +101,7 @@ func (m *mutexCore) lockSlow(p registrant, kind Kind, wk WaitKind, g uint64, d d
 	if got {
 		return true, nil
 	}
-	if holder == g && kind == KindLock {
+	if holder == g && (kind == KindLock || kind == KindOnce) {
 		selfDeadlock(p, g)
 	}
 	rec := beginWait(p, e.meta, wk, g, holder, d)

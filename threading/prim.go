@@ -25,9 +25,13 @@ const (
 	KindEvent
 	KindBarrier
 	KindThread
+	KindCond      // Cond, sync.Cond's drop-in
+	KindWaitGroup // WaitGroup, sync.WaitGroup's drop-in
+	KindOnce      // Once, sync.Once's drop-in
+	KindGroup     // Group, errgroup.Group's drop-in
 )
 
-var kindNames = [...]string{"", "Lock", "RLock", "RWLock", "Condition", "Semaphore", "BoundedSemaphore", "Event", "Barrier", "Thread"}
+var kindNames = [...]string{"", "Lock", "RLock", "RWLock", "Condition", "Semaphore", "BoundedSemaphore", "Event", "Barrier", "Thread", "Cond", "WaitGroup", "Once", "Group"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) && k != 0 {

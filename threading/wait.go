@@ -20,9 +20,23 @@ const (
 	WaitSet                           // an Event to be set
 	WaitBarrier                       // a Barrier to fill
 	WaitJoin                          // a Thread to end
+	WaitGroupDone                     // a WaitGroup or Group to count down to zero
+	WaitOnce                          // a Once's Do in progress
 )
 
-var waitKindNames = [...]string{"", "acquire", "read", "notify", "reacquire", "event", "barrier", "join"}
+var waitKindNames = [...]string{"", "acquire", "read", "notify", "reacquire", "event", "barrier", "join", "waitgroup", "once"}
+
+// Idle reports whether a wait of this kind is idle waiting (for a
+// notification, an event, a barrier, a thread's or a group's end) rather
+// than contention (waiting to acquire something another thread holds). The
+// two are kept apart in metrics, rankings, reports and dashboards.
+func (k WaitKind) Idle() bool {
+	switch k {
+	case WaitNotify, WaitSet, WaitBarrier, WaitJoin, WaitGroupDone:
+		return true
+	}
+	return false
+}
 
 func (k WaitKind) String() string {
 	if int(k) < len(waitKindNames) && k != 0 {

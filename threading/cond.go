@@ -1,0 +1,148 @@
+package threading
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+)
+
+// Cond is sync.Cond's drop-in: a rendezvous point for goroutines waiting for
+// an event, over any sync.Locker L (a threading lock, an RLocker, a plain
+// sync.Mutex). Unlike Python's Condition, Signal and Broadcast are legal
+// without holding L, and a signal with nobody waiting is lost, as with
+// sync.Cond.
+//
+// Waits are instrumented like Condition's: counted, observed, in the
+// registry and the wait-for graph as "waiting to be signalled" (idle
+// waiting, not contention). Taking L back after a signal is L's own wait.
+//
+// A Cond must not be copied after first use; a copy panics, as sync.Cond's
+// does.
+type Cond struct {
+	noCopy noCopy
+
+	// L is held while observing or changing the condition.
+	L sync.Locker
+
+	checker copyChecker
+	x       *ext // its queue holds the waiters, oldest first
+	waiters atomic.Int32
+	acq     atomic.Uint64 // waits that were signalled
+}
+
+// NewCond returns a Cond over l. Options: WithName.
+func NewCond(l sync.Locker, opts ...Option) *Cond {
+	c := &Cond{L: l}
+	c.x = newPrimExt(c, KindCond, buildOptions(opts))
+	return c
+}
+
+// Wait unlocks c.L, waits for Signal or Broadcast, and locks c.L again
+// before returning. As with sync.Cond, the caller re-checks its condition in
+// a loop: Wait cannot tell why it was woken.
+func (c *Cond) Wait() {
+	c.checker.check()
+	e := c.ext()
+	g := curGoid()
+	w := getWaiter(g)
+	// Queued before L is released: a Signal that comes between the Unlock
+	// and the park finds the waiter and leaves its wake in the channel.
+	e.mu.Lock()
+	e.q.pushBack(w)
+	e.mu.Unlock()
+	c.waiters.Add(1)
+	c.L.Unlock()
+	register(e, c)
+	rec := beginWait(c, e.meta, WaitNotify, g, 0, forever)
+	park(w, forever, &rec)
+	rec.end(OutcomeAcquired)
+	c.waiters.Add(-1)
+	c.acq.Add(1)
+	c.L.Lock()
+}
+
+// Signal wakes the longest-waiting goroutine, if any. The caller need not
+// hold c.L.
+func (c *Cond) Signal() {
+	c.checker.check()
+	e := c.ext()
+	e.mu.Lock()
+	w := e.q.popFront()
+	e.mu.Unlock()
+	if w != nil {
+		recordReleaser(e)
+		w.ch <- wakeGranted
+	}
+}
+
+// Broadcast wakes every waiting goroutine. The caller need not hold c.L.
+func (c *Cond) Broadcast() {
+	c.checker.check()
+	e := c.ext()
+	e.mu.Lock()
+	var all []*waiter
+	for w := e.q.popFront(); w != nil; w = e.q.popFront() {
+		all = append(all, w)
+	}
+	e.mu.Unlock()
+	if len(all) > 0 {
+		recordReleaser(e)
+	}
+	for _, w := range all {
+		w.ch <- wakeGranted
+	}
+}
+
+func (c *Cond) ext() *ext {
+	if c.x == nil {
+		panic("threading: Cond used without NewCond (its zero value has no L)")
+	}
+	return c.x
+}
+
+// ID implements Primitive.
+func (c *Cond) ID() uint64 { return c.x.id.Load() }
+
+// Kind implements Primitive: KindCond.
+func (c *Cond) Kind() Kind { return KindCond }
+
+// Name is the name given with WithName, or "".
+func (c *Cond) Name() string { return c.x.name }
+
+// Class is where the Cond was created.
+func (c *Cond) Class() string { return c.x.classOf() }
+
+// Stats: Acquisitions counts signalled waits.
+func (c *Cond) Stats() Stats {
+	s := Stats{Acquisitions: c.acq.Load()}
+	c.x.slowStats(&s)
+	return s
+}
+
+// Holders implements Primitive: nobody holds a Cond; its waiters wait for a
+// signal, not for a holder.
+func (c *Cond) Holders() []uint64 { return nil }
+
+// String shows the name and the number of waiters: <Cond "jobs" waiters=2>.
+func (c *Cond) String() string {
+	return fmt.Sprintf("<Cond%s waiters=%d>", quotedName(c.x.meta), c.waiters.Load())
+}
+
+// copyChecker holds its own address, to detect a copy, as sync.Cond's does.
+type copyChecker uintptr
+
+func (c *copyChecker) check() {
+	self := uintptr(unsafe.Pointer(c))
+	p := (*uintptr)(c)
+	if atomic.LoadUintptr(p) != self && !atomic.CompareAndSwapUintptr(p, 0, self) && atomic.LoadUintptr(p) != self {
+		panic("threading: Cond is copied")
+	}
+}
+
+// noCopy makes go vet's copylocks check flag copies of the types that embed
+// it.
+type noCopy struct{}
+
+func (*noCopy) Lock()   {}
+func (*noCopy) Unlock() {}

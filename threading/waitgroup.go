@@ -1,0 +1,200 @@
+package threading
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+)
+
+// WaitGroup is sync.WaitGroup's drop-in: it waits for a collection of
+// goroutines to finish. Add and Done count; Wait blocks until the count is
+// zero; Go runs a function in a new Thread counted by the group (Go 1.25's
+// WaitGroup.Go). The zero value is ready; NewWaitGroup names it.
+//
+// Waits are instrumented (counted, observed, in metrics and spans) as idle
+// waiting. Threads started with Go are named after the group and are what
+// Wait waits on in the wait-for graph, so a cycle through a Go'd thread is a
+// deadlock the detector reports, as a join cycle is. Goroutines counted with
+// Add and Done are not known to the graph.
+//
+// As with sync.WaitGroup, a negative counter panics (nothing changes then),
+// and Adds that start a new round must happen before Wait. A function run
+// by Go that panics is handled as a Thread's target is (the except hook,
+// Thread.Err), and its Done still happens: the program does not crash.
+type WaitGroup struct {
+	noCopy noCopy
+
+	n       atomic.Int64
+	waiting atomic.Int32 // Waits between their look at n and their wake
+
+	mu      sync.Mutex
+	ch      chan struct{}       // closed when n reaches zero; made by a waiter
+	threads map[uint64]struct{} // idents of live threads started by Go
+	started uint64              // threads started by Go, for their names
+
+	acq  atomic.Uint64
+	x    atomic.Pointer[ext]
+	kind atomic.Uint32 // 0 (KindWaitGroup), or KindGroup inside a Group
+}
+
+// NewWaitGroup returns a named WaitGroup. Options: WithName.
+func NewWaitGroup(opts ...Option) *WaitGroup {
+	wg := &WaitGroup{}
+	wg.x.Store(newPrimExt(wg, KindWaitGroup, buildOptions(opts)))
+	return wg
+}
+
+func (wg *WaitGroup) registerSelf(e *ext) { register(e, wg) }
+
+// Add adds delta, which may be negative, to the counter. At zero, every
+// Wait returns. A negative counter panics and changes nothing.
+func (wg *WaitGroup) Add(delta int) {
+	v := wg.n.Add(int64(delta))
+	if v < 0 {
+		wg.n.Add(-int64(delta))
+		panic(misuse(wg, "add", runtimeErr("negative WaitGroup counter")))
+	}
+	if v == 0 && delta != 0 && wg.waiting.Load() > 0 {
+		wg.mu.Lock()
+		if wg.ch != nil {
+			close(wg.ch)
+			wg.ch = nil
+		}
+		wg.mu.Unlock()
+	}
+}
+
+// Done decrements the counter by one.
+func (wg *WaitGroup) Done() { wg.Add(-1) }
+
+// Wait blocks until the counter is zero.
+func (wg *WaitGroup) Wait() {
+	if wg.n.Load() == 0 {
+		wg.acq.Add(1)
+		return
+	}
+	wg.mu.Lock()
+	wg.waiting.Add(1)
+	if wg.n.Load() == 0 {
+		wg.waiting.Add(-1)
+		wg.mu.Unlock()
+		wg.acq.Add(1)
+		return
+	}
+	if wg.ch == nil {
+		wg.ch = make(chan struct{})
+	}
+	ch := wg.ch
+	wg.mu.Unlock()
+	e := getExt(&wg.x, wg.kindOf())
+	wg.self().(registrant).registerSelf(e)
+	rec := beginWait(wg.self(), e.meta, WaitGroupDone, curGoid(), 0, forever)
+	out := waitChan(ch, forever, &rec)
+	rec.end(out)
+	wg.waiting.Add(-1)
+	wg.acq.Add(1)
+}
+
+// Go calls f in a new Thread, counted by the group: Add(1) before it starts,
+// Done when f returns.
+func (wg *WaitGroup) Go(f func()) { wg.goThread(f) }
+
+func (wg *WaitGroup) goThread(f func()) *Thread {
+	wg.Add(1)
+	wg.mu.Lock()
+	wg.started++
+	k := wg.started
+	wg.mu.Unlock()
+	name := wg.Name()
+	if name == "" {
+		name = wg.kindOf().String()
+	}
+	var t *Thread
+	t = NewThread(func(context.Context) error {
+		defer func() {
+			wg.mu.Lock()
+			delete(wg.threads, t.Ident())
+			wg.mu.Unlock()
+			wg.Done()
+		}()
+		f()
+		return nil
+	}, WithName(fmt.Sprintf("%s-%d", name, k)), WithDaemon(true))
+	// The ident is known once Start returns; the thread cannot end before
+	// it is recorded, since its deferred removal takes wg.mu too.
+	wg.mu.Lock()
+	if err := t.Start(); err != nil {
+		wg.mu.Unlock()
+		wg.Done()
+		return t
+	}
+	if wg.threads == nil {
+		wg.threads = make(map[uint64]struct{})
+	}
+	wg.threads[t.Ident()] = struct{}{}
+	wg.mu.Unlock()
+	return t
+}
+
+func (wg *WaitGroup) kindOf() Kind {
+	if k := Kind(wg.kind.Load()); k != 0 {
+		return k
+	}
+	return KindWaitGroup
+}
+
+// self is what the registry and wait events carry: the Group a WaitGroup is
+// part of, or the WaitGroup.
+func (wg *WaitGroup) self() Primitive {
+	if wg.kind.Load() == uint32(KindGroup) {
+		return groupOf(wg)
+	}
+	return wg
+}
+
+// Counter is the counter's value now.
+func (wg *WaitGroup) Counter() int { return int(wg.n.Load()) }
+
+// ID implements Primitive.
+func (wg *WaitGroup) ID() uint64 { return extID(&wg.x) }
+
+// Kind implements Primitive: KindWaitGroup.
+func (wg *WaitGroup) Kind() Kind { return wg.kindOf() }
+
+// Name is the name given with WithName, or "".
+func (wg *WaitGroup) Name() string { return extName(&wg.x) }
+
+// Class is where the group was created (for a zero value: where it was
+// first waited on).
+func (wg *WaitGroup) Class() string { return extClass(&wg.x, wg.kindOf()) }
+
+// Stats: Acquisitions counts Waits that returned.
+func (wg *WaitGroup) Stats() Stats {
+	s := Stats{Acquisitions: wg.acq.Load()}
+	if e := wg.x.Load(); e != nil {
+		e.slowStats(&s)
+	}
+	return s
+}
+
+// Holders are the live threads started by Go: what Wait waits on.
+func (wg *WaitGroup) Holders() []uint64 {
+	wg.mu.Lock()
+	defer wg.mu.Unlock()
+	if len(wg.threads) == 0 {
+		return nil
+	}
+	out := make([]uint64, 0, len(wg.threads))
+	for g := range wg.threads {
+		out = append(out, g)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
+// String shows the name and the counter: <WaitGroup "fetch" counter=3>.
+func (wg *WaitGroup) String() string {
+	return fmt.Sprintf("<%s counter=%d>", describe(wg.kindOf(), &wg.x), wg.n.Load())
+}
