@@ -412,20 +412,39 @@ func TestHandler(t *testing.T) {
 	if err := json.Unmarshal(body, &ths); err != nil {
 		t.Fatal(err)
 	}
-	waiting := 0
+	var ids []string
 	for _, th := range ths {
-		if strings.HasPrefix(th.Name, "http-") && th.State == "waiting" && th.Wait != nil && len(th.Holds) == 1 &&
-			strings.Contains(th.Stack, "AcquireContext") {
-			waiting++
+		if strings.HasPrefix(th.Name, "http-") && th.State == "waiting" && th.Wait != nil && len(th.Holds) == 1 && th.Stack == "" {
+			ids = append(ids, th.ID)
 		}
 	}
-	if waiting != 2 {
+	if len(ids) != 2 {
 		t.Fatalf("threads: %s", body)
+	}
+	// A thread's stack, on demand.
+	var stacks []ThreadStack
+	_, body = get("/stack?id=" + ids[0] + "&id=" + ids[1])
+	if err := json.Unmarshal(body, &stacks); err != nil || len(stacks) != 2 {
+		t.Fatalf("/stack: %v %s", err, body)
+	}
+	for i, s := range stacks {
+		if s.ID != ids[i] || !strings.HasPrefix(s.Name, "http-") || !strings.Contains(s.Stack, "AcquireContext") {
+			t.Fatalf("/stack: %+v", s)
+		}
+	}
+	for _, bad := range []string{"/stack", "/stack?ident=x", "/stack?id=t0"} {
+		if code, body := get(bad); code != 400 && code != 404 {
+			t.Fatalf("%s: %d %s", bad, code, body)
+		}
 	}
 	var g Graph
 	_, body = get("/graph")
 	if err := json.Unmarshal(body, &g); err != nil || len(g.Edges) < 4 {
 		t.Fatalf("graph: %v %s", err, body)
+	}
+	if len(g.Deadlocked) != 1 || len(g.Deadlocked[0].Threads) != 2 || g.Deadlocked[0].CycleLength != 2 ||
+		len(g.Deadlocked[0].Primitives) != 2 || strings.Contains(string(body), `"stack"`) {
+		t.Fatalf("graph's deadlocked components: %+v", g.Deadlocked)
 	}
 	var prims []Primitive
 	_, body = get("/primitives")

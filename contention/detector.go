@@ -1,9 +1,8 @@
 package contention
 
 import (
-	"bytes"
 	"fmt"
-	"runtime"
+	"hash/fnv"
 	"sort"
 	"strconv"
 	"strings"
@@ -23,20 +22,29 @@ const (
 	// PolicyPanic reports, then panics with the report's text: for tests.
 	PolicyPanic
 	// PolicyBreak reports, then breaks the deadlock as a database does: it
-	// picks a victim among the threads of the cycle that wait through a
+	// picks a victim among the threads of the deadlock that wait through a
 	// Context (AcquireContext on a Lock, RLock or semaphore), the one that
 	// began waiting last, and ends its wait with threading.ErrDeadlock, so
 	// the others go on. With no such thread it only reports.
 	PolicyBreak
 )
 
-// Report is a confirmed deadlock.
+// Report is a confirmed deadlock: one deadlocked component of the wait-for
+// graph. It is plain data (names, idents, texts), holding nothing of the
+// threads it names.
 type Report struct {
-	// ID identifies the deadlock: its threads and their waits.
+	// ID identifies the deadlock: its threads and their waits, the witness
+	// cycle's first, in cycle order (for a deadlock that is one cycle, the
+	// cycle from its smallest thread id), then the others'. Past 64 threads
+	// it ends with the count and a hash of the whole.
 	ID      string         `json:"id"`
 	Time    time.Time      `json:"time"`
 	Threads []ReportThread `json:"threads"`
-	// Primitives are the labels of the primitives in the cycle.
+	// ThreadCount is the number of threads in the deadlock; Threads lists
+	// at most 64 of them, the witness cycle first.
+	ThreadCount int `json:"thread_count"`
+	// Primitives are the labels of the primitives the listed threads wait
+	// on.
 	Primitives []string `json:"primitives"`
 	// Text reads like a JVM thread dump's "Found one deadlock".
 	Text string `json:"text"`
@@ -54,7 +62,8 @@ type ReportThread struct {
 	WaitsOn  string    `json:"waits_on"`
 	WaitKind string    `json:"wait_kind"`
 	Since    time.Time `json:"since"`
-	// HeldBy is the name of the thread of the cycle that holds it.
+	// HeldBy is the name of a thread of the deadlock that holds it: the
+	// next one on the witness cycle.
 	HeldBy string `json:"held_by"`
 	// Holds are the primitives it holds.
 	Holds []string `json:"holds"`
@@ -85,16 +94,33 @@ func WithLongWait(d time.Duration) Option { return func(dt *Detector) { dt.longW
 // goroutine.
 func WithCallback(fn func(*Report)) Option { return func(dt *Detector) { dt.callback = fn } }
 
+// WithStacks sets where the stacks of reported threads come from: fn gets
+// their idents and returns the stacks it has, by ident. By default they come
+// from a goroutine dump of this process, or, for a graph decoded from another
+// process's JSON, from its threads' Stack fields. A sidecar that watches
+// another process fetches them from that process's /stack.
+func WithStacks(fn func(idents []uint64) map[uint64]string) Option {
+	return func(dt *Detector) { dt.stacks = fn }
+}
+
 // Detector looks for deadlocks in the background.
 type Detector struct {
 	interval time.Duration
 	policy   Policy
 	callback func(*Report)
 	longWait time.Duration
+	stacks   func(idents []uint64) map[uint64]string
 
-	mu        sync.Mutex
+	// mu guards what follows. It is never held while a graph is searched
+	// or a stack dump taken, so readers (Reports, LongWaits) do not wait
+	// on either.
+	mu sync.Mutex
+	// reports are the deadlocks reported, oldest first. reported has the
+	// key (componentKey) of each one still standing at the last check, to
+	// its report (nil while the report is being built); pending the keys
+	// seen once, waiting for confirmation.
 	reports   []*Report
-	reported  map[string]bool
+	reported  map[string]*Report
 	pending   map[string]bool
 	longSeen  map[uint64]bool
 	longWaits []*LongWait
@@ -109,17 +135,23 @@ var (
 	defaultDet *Detector
 )
 
-// Start starts a Detector. The first one started is the default, whose
-// reports Handler serves.
-func Start(opts ...Option) *Detector {
-	d := &Detector{interval: 250 * time.Millisecond, longWait: 10 * time.Second, reported: map[string]bool{},
-		pending: map[string]bool{}, longSeen: map[uint64]bool{}, stop: make(chan struct{}), done: make(chan struct{})}
+func newDetector(opts []Option) *Detector {
+	d := &Detector{interval: 250 * time.Millisecond, longWait: 10 * time.Second, reported: map[string]*Report{},
+		pending: map[string]bool{}, longSeen: map[uint64]bool{}}
 	for _, o := range opts {
 		o(d)
 	}
 	if d.interval <= 0 {
 		d.interval = 250 * time.Millisecond
 	}
+	return d
+}
+
+// Start starts a Detector. The first one started is the default, whose
+// reports Handler serves.
+func Start(opts ...Option) *Detector {
+	d := newDetector(opts)
+	d.stop, d.done = make(chan struct{}), make(chan struct{})
 	threading.SetNameReaders() // readers blocking a writer belong in the graph
 	defaultMu.Lock()
 	if defaultDet == nil {
@@ -157,6 +189,21 @@ func (d *Detector) Reports() []*Report {
 	return append([]*Report(nil), d.reports...)
 }
 
+// standing returns the reports of the deadlocks still present at the last
+// check, by ID.
+func (d *Detector) standing() []*Report {
+	d.mu.Lock()
+	out := []*Report{}
+	for _, r := range d.reported {
+		if r != nil {
+			out = append(out, r)
+		}
+	}
+	d.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
 func (d *Detector) run() {
 	defer close(d.done)
 	t := time.NewTicker(d.interval)
@@ -166,40 +213,45 @@ func (d *Detector) run() {
 		case <-d.stop:
 			return
 		case <-t.C:
-			g := Snapshot()
-			for _, r := range d.check(g) {
-				d.deliver(r)
-			}
-			for _, lw := range d.checkLongWaits(g) {
-				deliverLongWait(lw)
-			}
+			d.look()
 		}
 	}
 }
 
-// check finds the cycles of g, and returns reports for those already seen,
-// unchanged, by the previous check: a cycle that breaks in between is never
-// reported, and each deadlock is reported once.
+// look takes a snapshot and checks it. The snapshot is let go when look
+// returns: between looks the detector keeps only its reports and the keys
+// of what it saw, plain strings and numbers.
+func (d *Detector) look() {
+	g := Snapshot()
+	for _, r := range d.check(g) {
+		d.deliver(r)
+	}
+	for _, lw := range d.checkLongWaits(g) {
+		deliverLongWait(lw)
+	}
+}
+
+// check finds the deadlocked components of g, and returns reports for those
+// already seen, unchanged, by the previous check: a deadlock that breaks in
+// between is never reported, and each deadlock is reported once.
 func (d *Detector) check(g *Graph) []*Report {
+	comps := g.Components()
+	keys := make([]string, len(comps))
+	for i := range comps {
+		keys[i] = componentKey(g, &comps[i])
+	}
+	var confirmed []int
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	next := map[string]bool{}
-	present := map[string]bool{}
-	var out []*Report
-	for _, c := range g.cycles() {
-		key := cycleKey(g, c)
+	present := make(map[string]bool, len(keys))
+	for i, key := range keys {
 		present[key] = true
-		if d.reported[key] {
+		if _, ok := d.reported[key]; ok {
 			continue
 		}
 		if d.pending[key] {
-			r := buildReport(g, c, key)
-			if d.policy == PolicyBreak {
-				breakCycle(r) // before the report is shared
-			}
-			d.reported[key] = true
-			d.reports = append(d.reports, r)
-			out = append(out, r)
+			d.reported[key] = nil // reported below
+			confirmed = append(confirmed, i)
 			continue
 		}
 		next[key] = true
@@ -211,6 +263,26 @@ func (d *Detector) check(g *Graph) []*Report {
 		if !present[key] {
 			delete(d.reported, key)
 		}
+	}
+	d.mu.Unlock()
+
+	var out []*Report
+	for _, i := range confirmed {
+		r := d.buildReport(g, &comps[i])
+		if d.policy == PolicyBreak {
+			breakCycle(r) // before the report is shared
+		}
+		out = append(out, r)
+	}
+	if len(out) > 0 {
+		d.mu.Lock()
+		for j, r := range out {
+			if _, ok := d.reported[keys[confirmed[j]]]; ok {
+				d.reported[keys[confirmed[j]]] = r
+			}
+			d.reports = append(d.reports, r)
+		}
+		d.mu.Unlock()
 	}
 	return out
 }
@@ -224,7 +296,8 @@ type LongWait struct {
 	WaitKind string    `json:"wait_kind"`
 	Since    time.Time `json:"since"`
 	Seconds  float64   `json:"seconds"`
-	// Holders are the names of the threads holding what it waits on.
+	// Holders are the names of the threads holding what it waits on (at
+	// most 64).
 	Holders []string `json:"holders"`
 	// Stacks are the waiter's stack, then each holder's.
 	Stacks []string `json:"stacks"`
@@ -242,10 +315,9 @@ func (d *Detector) checkLongWaits(g *Graph) []*LongWait {
 	if d.longWait <= 0 {
 		return nil
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
 	live := map[uint64]bool{}
 	var found []*Thread
+	d.mu.Lock()
 	for _, t := range g.Threads {
 		if t.Wait == nil {
 			continue
@@ -261,17 +333,28 @@ func (d *Detector) checkLongWaits(g *Graph) []*LongWait {
 			delete(d.longSeen, seq)
 		}
 	}
+	d.mu.Unlock()
 	if len(found) == 0 {
 		return nil
+	}
+	holdersOf := func(t *Thread) []*Thread {
+		var hs []*Thread
+		for _, h := range g.prims[t.Wait.Primitive].Holders {
+			if len(hs) == maxReportThreads {
+				break
+			}
+			hs = append(hs, g.threads[h])
+		}
+		return hs
 	}
 	var idents []uint64
 	for _, t := range found {
 		idents = append(idents, t.Ident)
-		for _, h := range g.prims[t.Wait.Primitive].Holders {
-			idents = append(idents, g.threads[h].Ident)
+		for _, h := range holdersOf(t) {
+			idents = append(idents, h.Ident)
 		}
 	}
-	stacks := goroutineStacks(idents)
+	stacks := d.stacksOf(g, idents, recentEnough(g, found))
 	var out []*LongWait
 	for _, t := range found {
 		p := g.prims[t.Wait.Primitive]
@@ -281,23 +364,69 @@ func (d *Detector) checkLongWaits(g *Graph) []*LongWait {
 		fmt.Fprintf(&b, "%q (ident %d) has been waiting to %s %s %q for %s\n", t.Name, t.Ident, t.Wait.Kind, p.Kind, p.Label,
 			time.Duration(t.Wait.Seconds*float64(time.Second)).Round(time.Millisecond))
 		fmt.Fprintf(&b, "%s\n", indent(stacks[t.Ident]))
-		for _, h := range p.Holders {
-			ht := g.threads[h]
+		for _, ht := range holdersOf(t) {
 			lw.Holders = append(lw.Holders, ht.Name)
 			lw.Stacks = append(lw.Stacks, stacks[ht.Ident])
 			fmt.Fprintf(&b, "held by %q (ident %d):\n%s\n", ht.Name, ht.Ident, indent(stacks[ht.Ident]))
+		}
+		if len(p.Holders) > maxReportThreads {
+			fmt.Fprintf(&b, "and by %d more threads\n", len(p.Holders)-maxReportThreads)
 		}
 		if len(p.Holders) == 0 {
 			b.WriteString("no thread holds it\n")
 		}
 		lw.Text = b.String()
-		d.longWaits = append(d.longWaits, lw)
 		out = append(out, lw)
 	}
+	d.mu.Lock()
+	d.longWaits = append(d.longWaits, out...)
 	if n := len(d.longWaits); n > 100 {
 		d.longWaits = append([]*LongWait(nil), d.longWaits[n-100:]...)
 	}
+	d.mu.Unlock()
 	return out
+}
+
+// recentEnough is how old a goroutine dump may be to show the waits of the
+// given threads of g: begun after every one of those waits did, and at most
+// dumpTTL before the snapshot. So reports found in looks close together
+// share a dump rather than stop the world each.
+func recentEnough(g *Graph, waiting []*Thread) time.Time {
+	t := g.Time.Add(-dumpTTL)
+	for _, th := range waiting {
+		if th.Wait != nil && th.Wait.Since.After(t) {
+			t = th.Wait.Since
+		}
+	}
+	return t
+}
+
+// stacksOf returns the stacks of the given threads of g: from the WithStacks
+// function, or a goroutine dump begun no earlier than notBefore; for a graph
+// from another process, its threads' Stack fields fill in what is missing.
+func (d *Detector) stacksOf(g *Graph, idents []uint64, notBefore time.Time) map[uint64]string {
+	var stacks map[uint64]string
+	switch {
+	case d.stacks != nil:
+		stacks = d.stacks(idents)
+	case !g.remote:
+		stacks = goroutineStacks(idents, notBefore)
+	}
+	if stacks == nil {
+		stacks = map[uint64]string{}
+	}
+	if g.remote {
+		want := map[uint64]bool{}
+		for _, id := range idents {
+			want[id] = stacks[id] == ""
+		}
+		for _, t := range g.Threads {
+			if want[t.Ident] && t.Stack != "" {
+				stacks[t.Ident] = t.Stack
+			}
+		}
+	}
+	return stacks
 }
 
 func deliverLongWait(lw *LongWait) {
@@ -335,7 +464,7 @@ func (d *Detector) deliver(r *Report) {
 	}
 }
 
-// breakCycle ends the youngest cancellable wait of the cycle.
+// breakCycle ends the youngest cancellable wait among the listed threads.
 func breakCycle(r *Report) {
 	victim := -1
 	for i, t := range r.Threads {
@@ -353,49 +482,118 @@ func breakCycle(r *Report) {
 	}
 }
 
-// cycleKey names a cycle by its threads and their waits: the same key means
-// the same threads still blocked in the same waits.
-func cycleKey(g *Graph, c []string) string {
-	parts := make([]string, len(c))
-	for i, id := range c {
-		parts[i] = id + "@" + strconv.FormatUint(g.threads[id].Wait.Seq, 10)
-	}
-	return strings.Join(parts, ">")
+// componentKey names a deadlocked component by its threads and their waits,
+// in id order: two graphs give the same key exactly when they show the same
+// threads in the same waits. It is what confirmation compares.
+func componentKey(g *Graph, c *Component) string {
+	return waitsKey(g, c.Threads)
 }
 
-func buildReport(g *Graph, c []string, key string) *Report {
-	r := &Report{ID: key, Time: g.Time}
-	idents := make([]uint64, len(c))
-	for i, id := range c {
-		idents[i] = g.threads[id].Ident
-	}
-	var stacks map[uint64]string
-	if g.remote {
-		stacks = map[uint64]string{}
-		for _, id := range c {
-			stacks[g.threads[id].Ident] = g.threads[id].Stack
+func waitsKey(g *Graph, ids []string) string {
+	var b strings.Builder
+	for i, id := range ids {
+		if i > 0 {
+			b.WriteByte('>')
 		}
-	} else {
-		stacks = goroutineStacks(idents)
+		b.WriteString(id)
+		b.WriteByte('@')
+		b.WriteString(strconv.FormatUint(g.threads[id].Wait.Seq, 10))
 	}
+	return b.String()
+}
+
+// reportThreads are the threads a report lists, at most 64: the witness
+// cycle's, in order, then the others' in id order.
+func reportThreads(c *Component) []string {
+	listed := append(make([]string, 0, min(len(c.Threads), maxReportThreads)), c.Cycle...)
+	onCycle := map[string]bool{}
+	for _, id := range c.Cycle {
+		onCycle[id] = true
+	}
+	for _, id := range c.Threads {
+		if len(listed) == maxReportThreads {
+			break
+		}
+		if !onCycle[id] {
+			listed = append(listed, id)
+		}
+	}
+	return listed
+}
+
+// reportID is the Report's ID (see there).
+func reportID(g *Graph, c *Component, listed []string) string {
+	id := waitsKey(g, listed)
+	if len(listed) < len(c.Threads) {
+		h := fnv.New64a()
+		h.Write([]byte(componentKey(g, c)))
+		id += fmt.Sprintf(">...(%d threads, %016x)", len(c.Threads), h.Sum64())
+	}
+	return id
+}
+
+func (d *Detector) buildReport(g *Graph, c *Component) *Report {
+	listed := reportThreads(c)
+	r := &Report{ID: reportID(g, c, listed), Time: g.Time, ThreadCount: len(c.Threads)}
+	member := make(map[string]bool, len(c.Threads))
+	for _, id := range c.Threads {
+		member[id] = true
+	}
+	// heldBy is the next thread on the witness cycle, or, past its listed
+	// part, the thread of the component with the smallest id that holds
+	// what t waits on.
+	heldBy := func(i int, t *Thread) *Thread {
+		if i+1 < len(c.Cycle) || (i+1 == len(c.Cycle) && c.CycleLength == len(c.Cycle)) {
+			return g.threads[c.Cycle[(i+1)%len(c.Cycle)]]
+		}
+		best := ""
+		for _, h := range g.prims[t.Wait.Primitive].Holders {
+			if member[h] && h != t.ID && (best == "" || h < best) {
+				best = h
+			}
+		}
+		return g.threads[best]
+	}
+	idents := make([]uint64, len(listed))
+	threads := make([]*Thread, len(listed))
+	for i, id := range listed {
+		threads[i] = g.threads[id]
+		idents[i] = threads[i].Ident
+	}
+	stacks := d.stacksOf(g, idents, recentEnough(g, threads))
+	seenPrim := map[string]bool{}
 	var b strings.Builder
 	b.WriteString("Found one deadlock:\n=============================\n")
-	for i, id := range c {
+	for i, id := range listed {
 		t := g.threads[id]
 		p := g.prims[t.Wait.Primitive]
-		holder := g.threads[c[(i+1)%len(c)]]
+		holder := heldBy(i, t)
 		rt := ReportThread{Name: t.Name, Ident: t.Ident, WaitsOn: p.State, WaitKind: t.Wait.Kind, Since: t.Wait.Since,
 			HeldBy: holder.Name, Stack: stacks[t.Ident], Holds: []string{}, seq: t.Wait.Seq, cancellable: t.Wait.Cancellable}
 		for _, h := range t.Holds {
-			rt.Holds = append(rt.Holds, g.prims[h].State)
+			if hp := g.prims[h]; hp != nil {
+				rt.Holds = append(rt.Holds, hp.State)
+			}
 		}
 		r.Threads = append(r.Threads, rt)
-		r.Primitives = append(r.Primitives, fmt.Sprintf("%s %q", p.Kind, p.Label))
+		if !seenPrim[p.ID] {
+			seenPrim[p.ID] = true
+			r.Primitives = append(r.Primitives, fmt.Sprintf("%s %q", p.Kind, p.Label))
+		}
 		fmt.Fprintf(&b, "%q (ident %d):\n  waiting to %s %s %q, which is held by %q, for %s\n",
 			t.Name, t.Ident, t.Wait.Kind, p.Kind, p.Label, holder.Name, g.Time.Sub(t.Wait.Since).Round(time.Millisecond))
 		for _, h := range rt.Holds {
 			fmt.Fprintf(&b, "  holding %s\n", h)
 		}
+	}
+	if c.CycleLength > len(c.Cycle) {
+		fmt.Fprintf(&b, "\nThe first %d threads above begin a cycle of %d threads.\n", len(c.Cycle), c.CycleLength)
+	} else if len(c.Threads) > len(c.Cycle) {
+		fmt.Fprintf(&b, "\nThe first %d threads above form a cycle; all %d threads of the deadlock wait on each other.\n",
+			len(c.Cycle), len(c.Threads))
+	}
+	if len(c.Threads) > len(listed) {
+		fmt.Fprintf(&b, "%d more threads of the deadlock are not listed.\n", len(c.Threads)-len(listed))
 	}
 	b.WriteString("\nStacks of the threads listed above:\n===================================================\n")
 	for _, t := range r.Threads {
@@ -413,43 +611,10 @@ func indent(s string) string {
 	return "\t" + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n\t")
 }
 
-// goroutineStacks returns the stacks of the given goroutines from one dump of
-// all goroutines. Costly (it stops the world briefly), so it is taken only
-// for a report.
-func goroutineStacks(idents []uint64) map[uint64]string {
-	want := map[uint64]bool{}
-	for _, id := range idents {
-		want[id] = true
-	}
-	buf := make([]byte, 1<<20)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			buf = buf[:n]
-			break
-		}
-		if len(buf) >= 64<<20 {
-			break
-		}
-		buf = make([]byte, 2*len(buf))
-	}
-	out := map[uint64]string{}
-	for _, block := range bytes.Split(buf, []byte("\n\n")) {
-		header, _, _ := bytes.Cut(block, []byte("\n"))
-		fields := strings.Fields(string(header))
-		if len(fields) < 2 || fields[0] != "goroutine" {
-			continue
-		}
-		id, err := strconv.ParseUint(fields[1], 10, 64)
-		if err == nil && want[id] {
-			out[id] = string(block)
-		}
-	}
-	return out
-}
-
 // CheckNow looks twice, confirm apart, and returns the deadlocks present in
-// both looks: what /deadlocks serves when no Detector runs.
+// both looks. Each call starts afresh, so it takes a goroutine dump for
+// every deadlock it returns; Handler's /deadlocks keeps its own Checker
+// instead.
 func CheckNow(confirm time.Duration) []*Report {
 	c := NewChecker()
 	c.Check(Snapshot())
@@ -460,14 +625,17 @@ func CheckNow(confirm time.Duration) []*Report {
 }
 
 // Checker confirms deadlocks in graphs it is handed, as a Detector does in
-// its own process: a cycle is reported when two successive graphs show it
-// with the same threads in the same waits, and once. A sidecar uses one per
-// watched process, on the graphs it polls.
+// its own process: a deadlocked component is reported when two successive
+// graphs show it with the same threads in the same waits, and once. A
+// sidecar uses one per watched process, on the graphs it polls.
 type Checker struct{ d *Detector }
 
-// NewChecker returns an empty Checker.
-func NewChecker() *Checker {
-	return &Checker{d: &Detector{reported: map[string]bool{}, pending: map[string]bool{}}}
+// NewChecker returns an empty Checker. Of the options, WithStacks applies;
+// a Checker only reports (the threads may be another process's).
+func NewChecker(opts ...Option) *Checker {
+	d := newDetector(opts)
+	d.policy, d.callback = PolicyReport, nil
+	return &Checker{d: d}
 }
 
 // Check looks at the next graph and returns the deadlocks it confirms.

@@ -29,8 +29,9 @@ type Thread struct {
 	Wait *Wait `json:"wait,omitempty"`
 	// Holds are the ids of the primitives the thread holds.
 	Holds []string `json:"holds"`
-	// Stack is where a waiting thread blocked, from a goroutine dump
-	// (served by /threads and /graph; empty in a plain Snapshot).
+	// Stack is where a waiting thread blocked, from a goroutine dump: filled
+	// in only by AddStacks. /graph and /threads leave it out; /stack serves
+	// the stacks of the threads a person opens.
 	Stack string `json:"stack,omitempty"`
 }
 
@@ -78,18 +79,21 @@ type Edge struct {
 }
 
 // Graph is a snapshot of the threads, the primitives and who waits on whom.
+// It is plain data: it holds no primitive and no thread of package
+// threading, so keeping one keeps nothing a goroutine waits on alive.
 type Graph struct {
 	Time       time.Time    `json:"time"`
 	Threads    []*Thread    `json:"threads"`
 	Primitives []*Primitive `json:"primitives"`
 	Edges      []Edge       `json:"edges"`
+	// Deadlocked are the deadlocked components of the graph (see
+	// Components), so that a reader need not search for cycles itself.
+	Deadlocked []Component `json:"deadlocked"`
 
-	threads map[string]*Thread
-	prims   map[string]*Primitive
-	objs    map[string]threading.Primitive
-	tobjs   map[string]*threading.Thread
-	waits   map[string]threading.WaitInfo
-	remote  bool // decoded from another process's /graph: stacks come from Thread.Stack
+	threads  map[string]*Thread
+	prims    map[string]*Primitive
+	analysed bool // Deadlocked is computed from this graph's own data
+	remote   bool // decoded from another process's /graph
 }
 
 // index builds the lookup maps of a graph decoded from JSON (another
@@ -126,11 +130,32 @@ func (g *Graph) index() {
 	}
 }
 
-// Cycles returns the wait-for cycles of the graph, each as the ids of its
-// threads. It also works on a graph decoded from another process's /graph.
-func (g *Graph) Cycles() [][]string {
+// Components returns the deadlocked components of the graph, sorted by
+// their first thread id, and sets Deadlocked to them. On a graph decoded from
+// JSON (another process's /graph) or built by hand, it first indexes the
+// graph and computes them from its threads and primitives, whatever
+// Deadlocked said. The search takes time linear in the size of the graph.
+func (g *Graph) Components() []Component {
 	g.index()
-	return g.cycles()
+	if !g.analysed {
+		g.Deadlocked = g.findComponents()
+		if g.Deadlocked == nil {
+			g.Deadlocked = []Component{}
+		}
+		g.analysed = true
+	}
+	return g.Deadlocked
+}
+
+// Cycles returns one wait-for cycle per deadlocked component, each as the
+// ids of its threads in order (the component's witness cycle, at most 64
+// threads). It also works on a graph decoded from another process's /graph.
+func (g *Graph) Cycles() [][]string {
+	var out [][]string
+	for _, c := range g.Components() {
+		out = append(out, c.Cycle)
+	}
+	return out
 }
 
 func threadID(ident uint64) string { return fmt.Sprintf("t%d", ident) }
@@ -145,12 +170,9 @@ func primID(p threading.Primitive) string {
 // Snapshot reads the registry once: every live thread, every registered
 // primitive and every primitive waited on, with the edges between them.
 func Snapshot() *Graph {
-	g := &Graph{
-		Time:    time.Now(),
-		threads: map[string]*Thread{}, prims: map[string]*Primitive{},
-		objs: map[string]threading.Primitive{}, tobjs: map[string]*threading.Thread{},
-		waits: map[string]threading.WaitInfo{},
-	}
+	g := &Graph{Time: time.Now(), threads: map[string]*Thread{}, prims: map[string]*Primitive{}}
+	// The primitives themselves are needed only while the snapshot is read.
+	objs := map[string]threading.Primitive{}
 	addThread := func(t *threading.Thread) *Thread {
 		id := threadID(t.Ident())
 		if n, ok := g.threads[id]; ok {
@@ -158,7 +180,6 @@ func Snapshot() *Graph {
 		}
 		n := &Thread{ID: id, Name: t.Name(), Ident: t.Ident(), Daemon: t.Daemon(), Dummy: t.IsDummy(), State: "running", Holds: []string{}}
 		g.threads[id] = n
-		g.tobjs[id] = t
 		g.Threads = append(g.Threads, n)
 		return n
 	}
@@ -170,7 +191,7 @@ func Snapshot() *Graph {
 		n := &Primitive{ID: id, Kind: p.Kind().String(), Name: p.Name(), Class: p.Class(), Label: threading.Label(p),
 			State: p.String(), Stats: p.Stats(), Holders: []string{}}
 		g.prims[id] = n
-		g.objs[id] = p
+		objs[id] = p
 		g.Primitives = append(g.Primitives, n)
 		return n
 	}
@@ -180,7 +201,6 @@ func Snapshot() *Graph {
 			p := addPrim(w.Primitive)
 			n.State = "waiting"
 			n.Wait = &Wait{Primitive: p.ID, Kind: w.Kind.String(), Since: w.Since, Seconds: g.Time.Sub(w.Since).Seconds(), Seq: w.Seq, Cancellable: w.Cancellable}
-			g.waits[n.ID] = w
 			g.Edges = append(g.Edges, Edge{From: n.ID, To: p.ID, Type: "waits_on", Kind: w.Kind.String(), Since: w.Since})
 		}
 	}
@@ -188,7 +208,7 @@ func Snapshot() *Graph {
 		addPrim(p)
 	}
 	for _, p := range g.Primitives {
-		obj := g.objs[p.ID]
+		obj := objs[p.ID]
 		for _, h := range obj.Holders() {
 			var holder *Thread
 			if t := threading.LookupThread(h); t != nil {
@@ -208,11 +228,14 @@ func Snapshot() *Graph {
 		}
 	}
 	sort.Slice(g.Threads, func(i, j int) bool { return g.Threads[i].Ident < g.Threads[j].Ident })
+	g.Components()
 	return g
 }
 
-// AddStacks fills in the stack of every waiting thread from one goroutine
-// dump (which stops the world briefly: for diagnostics, not for polling).
+// AddStacks fills in the stack of every waiting thread from a goroutine dump
+// begun after the snapshot (which stops the world briefly, and is shared
+// with concurrent callers: for diagnostics, not for polling; the handler
+// never calls it).
 func (g *Graph) AddStacks() {
 	var idents []uint64
 	for _, t := range g.Threads {
@@ -223,7 +246,7 @@ func (g *Graph) AddStacks() {
 	if len(idents) == 0 {
 		return
 	}
-	stacks := goroutineStacks(idents)
+	stacks := goroutineStacks(idents, g.Time)
 	for _, t := range g.Threads {
 		if t.Wait != nil {
 			t.Stack = stacks[t.Ident]
@@ -236,56 +259,3 @@ func (g *Graph) Thread(id string) *Thread { return g.threads[id] }
 
 // Primitive returns a primitive of the snapshot by id.
 func (g *Graph) Primitive(id string) *Primitive { return g.prims[id] }
-
-// cycles returns the cycles of the wait-for relation among threads: T waits
-// on P, P is held by U, so T waits for U. Each cycle is the list of thread
-// ids in order, starting at its smallest id. A thread that waits on what it
-// holds itself is not a cycle here (a Lock may be released by any thread;
-// threading reports that case itself).
-func (g *Graph) cycles() [][]string {
-	next := map[string][]string{}
-	for id, t := range g.threads {
-		if t.Wait == nil {
-			continue
-		}
-		for _, h := range g.prims[t.Wait.Primitive].Holders {
-			if h != id {
-				next[id] = append(next[id], h)
-			}
-		}
-	}
-	var out [][]string
-	seen := map[string]bool{}
-	ids := make([]string, 0, len(next))
-	for id := range next {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	// Depth-first search from each thread, keeping cycles whose smallest
-	// member is the start, so each cycle is found once.
-	for _, start := range ids {
-		var path []string
-		onPath := map[string]bool{}
-		var dfs func(id string)
-		dfs = func(id string) {
-			path = append(path, id)
-			onPath[id] = true
-			for _, n := range next[id] {
-				if n == start {
-					c := append([]string(nil), path...)
-					key := fmt.Sprint(c)
-					if !seen[key] {
-						seen[key] = true
-						out = append(out, c)
-					}
-				} else if !onPath[n] && n > start && len(path) < 64 {
-					dfs(n)
-				}
-			}
-			path = path[:len(path)-1]
-			onPath[id] = false
-		}
-		dfs(start)
-	}
-	return out
-}

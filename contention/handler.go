@@ -3,6 +3,7 @@ package contention
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -11,48 +12,66 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
 	"github.com/threadmon/threadmon/threading"
 )
 
 // Handler serves, read-only, relative to where it is mounted:
 //
-//	/threads     every live thread (JSON array of Thread)
+//	/threads     every live thread (JSON array of Thread), without stacks
 //	/primitives  registered and waited-on primitives (JSON array of Primitive)
-//	/graph       the wait-for graph (JSON Graph)
-//	/graph.dot   the same as Graphviz DOT, deadlock cycles in red
+//	/graph       the wait-for graph (JSON Graph) with its deadlocked components, without stacks
+//	/graph.dot   the same as Graphviz DOT, deadlocked components in red
+//	/stack       ?id=t123 or ?ident=123 (repeatable, at most 64): the stacks of those threads of the graph,
+//	             a JSON array of {"id", "ident", "name", "stack"} ("" where the dump has none)
 //	/deadlocks   deadlock reports (JSON array of Report; [] when none)
 //	/longwaits   waits past the default Detector's long-wait threshold
 //	/lockorder   lock-order inversions (JSON array of OrderReport), when EnableLockOrder is on
 //	/profile     a pprof contention profile (go tool pprof reads it); ?view=classes (default), waiters or releasers
 //	/contention  the most contended primitives: {"by_wait": [...], "by_count": [...]}, ?n= (1..1000, default 10)
 //
+// Stacks come from a goroutine dump, which stops the world while it is
+// written, so only /stack (a thread a person opens) and deadlock and
+// long-wait reports take one; the paths a page polls (/graph, /threads,
+// /contention, /deadlocks, ...) never do. A dump is shared: concurrent
+// requests wait for the one in flight, and /stack serves one up to a second
+// old.
+//
 // /deadlocks serves the default Detector's reports (see Start); without one,
-// it looks twice, 100 ms apart, and serves what it confirmed.
+// it looks twice, 100 ms apart (concurrent requests share the looks), and
+// serves the deadlocks confirmed and still standing, each reported, and its
+// stacks dumped, once.
 //
 //	mux.Handle("/debug/threading/", http.StripPrefix("/debug/threading", contention.Handler()))
 func Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("/threads", func(w http.ResponseWriter, r *http.Request) {
-		g := Snapshot()
-		g.AddStacks()
-		writeJSON(w, g.Threads)
-	})
+	confirm := &confirmer{c: NewChecker()}
+	mux.HandleFunc("/threads", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, Snapshot().Threads) })
 	mux.HandleFunc("/primitives", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, Snapshot().Primitives) })
-	mux.HandleFunc("/graph", func(w http.ResponseWriter, r *http.Request) {
-		g := Snapshot()
-		g.AddStacks()
-		writeJSON(w, g)
-	})
+	mux.HandleFunc("/graph", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, Snapshot()) })
 	mux.HandleFunc("/graph.dot", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/vnd.graphviz; charset=utf-8")
 		_, _ = w.Write([]byte(Snapshot().DOT()))
+	})
+	mux.HandleFunc("/stack", func(w http.ResponseWriter, r *http.Request) {
+		out, err := threadStacks(r.URL.Query()["id"], r.URL.Query()["ident"])
+		var unknown errNoThread
+		if errors.As(err, &unknown) {
+			writeError(w, http.StatusNotFound, err.Error())
+			return
+		} else if err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		writeJSON(w, out)
 	})
 	mux.HandleFunc("/deadlocks", func(w http.ResponseWriter, r *http.Request) {
 		var reports []*Report
 		if d := Default(); d != nil {
 			reports = d.Reports()
 		} else {
-			reports = CheckNow(100 * time.Millisecond)
+			reports = confirm.standing()
 		}
 		if reports == nil {
 			reports = []*Report{}
@@ -95,6 +114,86 @@ func Handler() http.Handler {
 		writeJSON(w, TopContended(n))
 	})
 	return readOnly(mux)
+}
+
+// confirmer is what /deadlocks serves without a Detector: a Checker of its
+// own, fed two looks 100 ms apart per request, the looks shared by
+// concurrent requests. As it remembers what it reported, a standing
+// deadlock is confirmed, and its stacks dumped, once, not on every poll.
+type confirmer struct {
+	group singleflight.Group
+	c     *Checker
+}
+
+func (f *confirmer) standing() []*Report {
+	v, _, _ := f.group.Do("", func() (any, error) {
+		f.c.Check(Snapshot())
+		time.Sleep(100 * time.Millisecond)
+		f.c.Check(Snapshot())
+		d := f.c.d
+		d.mu.Lock()
+		d.reports = nil // only the standing ones are served
+		d.mu.Unlock()
+		return d.standing(), nil
+	})
+	return v.([]*Report)
+}
+
+// ThreadStack is a thread's stack, as /stack serves it.
+type ThreadStack struct {
+	ID    string `json:"id"`
+	Ident uint64 `json:"ident"`
+	Name  string `json:"name"`
+	// Stack is the thread's block of a goroutine dump, "" when the dump
+	// has none (the goroutine ended).
+	Stack string `json:"stack"`
+}
+
+// maxStacks caps the threads one /stack request asks for.
+const maxStacks = 64
+
+type errNoThread string
+
+func (e errNoThread) Error() string { return fmt.Sprintf("no thread %q in the graph", string(e)) }
+
+// threadStacks returns the stacks of the threads named by node id ("t123")
+// or ident, from a goroutine dump at most a second old, shared with
+// concurrent callers. Only threads of the wait-for graph (threads, and
+// goroutines that hold a primitive) are served; at most 64 per call.
+func threadStacks(ids, idents []string) ([]ThreadStack, error) {
+	for _, s := range idents {
+		n, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("ident %q: want a goroutine id", s)
+		}
+		ids = append(ids, threadID(n))
+	}
+	if len(ids) == 0 || len(ids) > maxStacks {
+		return nil, fmt.Errorf("give from 1 to %d threads, as id=t123 or ident=123", maxStacks)
+	}
+	g := Snapshot()
+	out := make([]ThreadStack, 0, len(ids))
+	// A dump up to dumpTTL old will do, if it began after the threads'
+	// waits did and holds every one of them.
+	notBefore := g.Time.Add(-dumpTTL)
+	for _, id := range ids {
+		t := g.Thread(id)
+		if t == nil {
+			return nil, errNoThread(id)
+		}
+		out = append(out, ThreadStack{ID: t.ID, Ident: t.Ident, Name: t.Name})
+		if t.Wait != nil && t.Wait.Since.After(notBefore) {
+			notBefore = t.Wait.Since
+		}
+	}
+	d := sharedDump(notBefore)
+	for i := range out {
+		if out[i].Stack = d.stack(out[i].Ident); out[i].Stack == "" && d.at.Before(g.Time) {
+			d = sharedDump(g.Time) // a goroutine younger than the dump
+			out[i].Stack = d.stack(out[i].Ident)
+		}
+	}
+	return out, nil
 }
 
 // Contended is one class of primitives (a name, or a creation site) and its
@@ -193,17 +292,27 @@ func Serve(addr string) (string, func() error, error) {
 }
 
 // DOT renders the graph for Graphviz: threads as boxes, primitives as
-// ellipses, "waits on" edges solid, "held by" edges dashed; threads and edges
-// of deadlock cycles in red.
+// ellipses, "waits on" edges solid, "held by" edges dashed; the threads,
+// primitives and edges of deadlocked components in red.
 func (g *Graph) DOT() string {
 	red := map[string]bool{}
-	for _, c := range g.cycles() {
-		for i, id := range c {
-			red[id] = true
+	for _, c := range g.Components() {
+		in := map[string]bool{}
+		for _, id := range c.Threads {
+			in[id] = true
+		}
+		for _, id := range c.Threads {
 			t := g.threads[id]
-			red[t.Wait.Primitive] = true
-			red[t.Wait.Primitive+">"+c[(i+1)%len(c)]] = true
-			red[id+">"+t.Wait.Primitive] = true
+			red[id], red[id+">"+t.Wait.Primitive] = true, true
+		}
+		for _, pid := range c.Primitives {
+			p := g.prims[pid]
+			red[pid] = true
+			for _, h := range p.Holders {
+				if in[h] {
+					red[pid+">"+h] = true
+				}
+			}
 		}
 	}
 	var b strings.Builder

@@ -53,6 +53,11 @@ type edgeInfo struct {
 // its goroutine touches items and seen, so the common path takes no lock; a
 // Lock released by another goroutine is queued in pending, which the owner
 // applies on its next acquisition or release.
+//
+// The lists live in a global table, so they keep identities only (a
+// primitive's registry id and its class), never the primitive: a lock that a
+// parked goroutine waits on must not be kept alive from here, or Go's
+// goroutineleak profile could not tell that goroutine is stuck for good.
 type heldList struct {
 	g       uint64
 	items   []heldItem
@@ -61,13 +66,17 @@ type heldList struct {
 	pending atomic.Pointer[removal]
 }
 
+// heldItem is a held primitive: its registry id (0 for one not registered
+// when it was taken) and its class. Two unregistered primitives of one class
+// look the same, and removing either leaves the same classes held, which is
+// all that checking reads.
 type heldItem struct {
-	p threading.Primitive
-	c *threading.Class
+	id uint64
+	c  *threading.Class
 }
 
 type removal struct {
-	p    threading.Primitive
+	item heldItem
 	next *removal
 }
 
@@ -76,15 +85,20 @@ func (h *heldList) applyPending() {
 		return
 	}
 	for r := h.pending.Swap(nil); r != nil; r = r.next {
-		h.remove(r.p)
+		h.remove(r.item)
 	}
 }
 
-func (h *heldList) remove(p threading.Primitive) {
-	for i := len(h.items) - 1; i >= 0; i-- {
-		if h.items[i].p == p {
-			h.items = append(h.items[:i], h.items[i+1:]...)
-			return
+// remove drops the item released; failing that, an item of its class taken
+// before the primitive was registered (its id was 0 then). A release of
+// what is not in the list (taken before checking was on) removes nothing.
+func (h *heldList) remove(it heldItem) {
+	for _, id := range [2]uint64{it.id, 0} {
+		for i := len(h.items) - 1; i >= 0; i-- {
+			if h.items[i].id == id && h.items[i].c.ID == it.c.ID {
+				h.items = append(h.items[:i], h.items[i+1:]...)
+				return
+			}
 		}
 	}
 }
@@ -169,7 +183,7 @@ func (lo *lockOrder) Acquired(p threading.Primitive, c *threading.Class, g uint6
 			fresh = append(fresh, it.c)
 		}
 	}
-	h.items = append(h.items, heldItem{p, c})
+	h.items = append(h.items, heldItem{p.ID(), c})
 	for _, from := range fresh {
 		lo.edge(from, c, g)
 	}
@@ -183,7 +197,7 @@ func (lo *lockOrder) Released(p threading.Primitive, c *threading.Class, g uint6
 		return // taken before checking was on, or the slot was taken over
 	}
 	if threading.GetIdent() != g {
-		r := &removal{p: p}
+		r := &removal{item: heldItem{p.ID(), c}}
 		for {
 			r.next = h.pending.Load()
 			if h.pending.CompareAndSwap(r.next, r) {
@@ -192,7 +206,7 @@ func (lo *lockOrder) Released(p threading.Primitive, c *threading.Class, g uint6
 		}
 	}
 	h.applyPending()
-	h.remove(p)
+	h.remove(heldItem{p.ID(), c})
 }
 
 // edge records from→to, and reports the cycle it closes, if any.

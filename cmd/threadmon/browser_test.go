@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/threadmon/threadmon/contention"
 	"github.com/threadmon/threadmon/threading"
 )
 
@@ -95,6 +96,23 @@ func TestPageInBrowser(t *testing.T) {
 		if strings.Contains(dom, bad) {
 			t.Fatalf("hostile markup reached the page as HTML: %q", bad)
 		}
+	}
+	// A thread opened (here through the address, as a click does): the page
+	// fetches its stack on demand and shows it under its row.
+	var g contention.Graph
+	getJSON(t, base+"/api/graph", &g)
+	opened := ""
+	for _, th := range g.Threads {
+		if th.Name == "philosopher-0" {
+			opened = th.ID
+		}
+	}
+	if opened == "" {
+		t.Fatal("philosopher-0 not in /api/graph")
+	}
+	dom = headless(t, bin, "--dump-dom", url+"#thread="+opened)
+	if !strings.Contains(dom, `<tr class="stack">`) || !strings.Contains(dom, "goroutine ") || !strings.Contains(dom, "AcquireContext") {
+		t.Fatalf("the opened thread's stack is not shown:\n%s", dom)
 	}
 	shot := os.Getenv("THREADMON_SCREENSHOT")
 	if shot == "" {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -38,6 +39,9 @@ type target struct {
 	name    string // host:port, the prefix of its names in the merged view
 	base    string // URL of its contention handler, without a trailing slash
 	checker *contention.Checker
+	// pollCtx is the context of the poll in progress, for the checker's
+	// stack fetches; set and read only on the goroutine polling t.
+	pollCtx context.Context
 
 	mu        sync.Mutex
 	state     TargetState
@@ -65,7 +69,7 @@ func parseTarget(raw string) (*target, error) {
 		return nil, fmt.Errorf("-target %q: want an http(s) URL of a service's contention handler, like http://127.0.0.1:6060/debug/threading", raw)
 	}
 	base := strings.TrimRight(u.String(), "/")
-	return &target{name: u.Host, base: base, checker: contention.NewChecker(), state: TargetState{URL: base, Reason: "not polled yet"}}, nil
+	return &target{name: u.Host, base: base, state: TargetState{URL: base, Reason: "not polled yet"}}, nil
 }
 
 func newSidecar(urls []string, interval time.Duration, reg prometheus.Registerer, seen prometheus.Counter, log *zap.Logger) (*sidecar, error) {
@@ -82,6 +86,11 @@ func newSidecar(urls []string, interval time.Duration, reg prometheus.Registerer
 		if err != nil {
 			return nil, err
 		}
+		// The stacks of a deadlock's threads come from the target's /stack
+		// when the deadlock is confirmed: its /graph carries none.
+		t.checker = contention.NewChecker(contention.WithStacks(func(idents []uint64) map[uint64]string {
+			return sc.stacks(t.pollCtx, t, idents)
+		}))
 		sc.targets = append(sc.targets, t)
 	}
 	sc.up = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "threadmon", Name: "target_up",
@@ -130,6 +139,13 @@ func (sc *sidecar) poll(ctx context.Context, t *target) {
 	}
 	d := time.Since(start)
 	sc.pollDur.WithLabelValues(t.name).Observe(d.Seconds())
+	var found []*contention.Report
+	if err == nil {
+		// Outside t.mu: confirming a deadlock fetches its stacks.
+		t.pollCtx = ctx
+		found = t.checker.Check(&g)
+		t.pollCtx = nil
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.state.LastPoll, t.state.PollSeconds = start, d.Seconds()
@@ -145,7 +161,7 @@ func (sc *sidecar) poll(ctx context.Context, t *target) {
 	sc.up.WithLabelValues(t.name).Set(1)
 	t.graph, t.top, t.lockorder = &g, top, order
 	t.state.Threads = len(g.Threads)
-	for _, r := range t.checker.Check(&g) {
+	for _, r := range found {
 		sc.deadlock.Inc()
 		sc.log.Error("deadlock", zap.String("target", t.base), zap.Strings("primitives", r.Primitives), zap.String("report", r.Text))
 	}
@@ -183,6 +199,62 @@ func (sc *sidecar) fetch(ctx context.Context, t *target, path string, v any) err
 		return fmt.Errorf("%s: not the contention JSON: %w", path, err)
 	}
 	return nil
+}
+
+// stacks fetches the stacks of the given goroutines from a target's /stack,
+// at most 64 at a time; a target that cannot serve them gives none.
+func (sc *sidecar) stacks(ctx context.Context, t *target, idents []uint64) map[uint64]string {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	out := map[uint64]string{}
+	for len(idents) > 0 {
+		n := min(len(idents), 64)
+		q := url.Values{}
+		for _, id := range idents[:n] {
+			q.Add("ident", strconv.FormatUint(id, 10))
+		}
+		idents = idents[n:]
+		var got []contention.ThreadStack
+		if err := sc.fetch(ctx, t, "/stack?"+q.Encode(), &got); err != nil {
+			sc.log.Warn("stacks not fetched", zap.String("target", t.base), zap.Error(err))
+			continue
+		}
+		for _, s := range got {
+			out[s.Ident] = s.Stack
+		}
+	}
+	return out
+}
+
+// stack serves /stack?id=I:t123 in the merged view: the stack of one thread,
+// fetched from target I.
+func (sc *sidecar) stack(w http.ResponseWriter, r *http.Request) {
+	ids := r.URL.Query()["id"]
+	if len(ids) != 1 {
+		jsonError(w, http.StatusBadRequest, "give one thread as id=0:t123 (ids as in /graph)")
+		return
+	}
+	pre, id, ok := strings.Cut(ids[0], ":")
+	i, err := strconv.Atoi(pre)
+	if !ok || err != nil || i < 0 || i >= len(sc.targets) {
+		jsonError(w, http.StatusNotFound, "no thread "+strconv.Quote(ids[0]))
+		return
+	}
+	t := sc.targets[i]
+	var got []contention.ThreadStack
+	if err := sc.fetch(r.Context(), t, "/stack?"+url.Values{"id": {id}}.Encode(), &got); err != nil {
+		code := http.StatusBadGateway
+		if strings.HasSuffix(err.Error(), "HTTP 404") { // the thread has ended
+			code = http.StatusNotFound
+		}
+		jsonError(w, code, t.base+": "+err.Error())
+		return
+	}
+	for j := range got {
+		got[j].ID, got[j].Name = pre+":"+got[j].ID, t.name+"/"+got[j].Name
+	}
+	writeJSON(w, got)
 }
 
 // states returns every target's state.
@@ -248,6 +320,7 @@ func (sc *sidecar) merged() (*contention.Graph, []*contention.Report, contention
 		order = append(order, t.lockorder...)
 		t.mu.Unlock()
 	}
+	g.Components() // the deadlocked components, by the merged ids
 	return g, reports, top, order
 }
 
@@ -269,6 +342,7 @@ func (sc *sidecar) handler() http.Handler {
 	mux.HandleFunc("/deadlocks", func(w http.ResponseWriter, r *http.Request) { _, d, _, _ := sc.merged(); writeJSON(w, d) })
 	mux.HandleFunc("/contention", func(w http.ResponseWriter, r *http.Request) { _, _, t, _ := sc.merged(); writeJSON(w, t) })
 	mux.HandleFunc("/lockorder", func(w http.ResponseWriter, r *http.Request) { _, _, _, o := sc.merged(); writeJSON(w, o) })
+	mux.HandleFunc("/stack", sc.stack)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, pattern := mux.Handler(r); pattern == "" {
 			jsonError(w, http.StatusNotFound, "no such path in sidecar mode: "+r.URL.Path)

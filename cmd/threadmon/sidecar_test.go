@@ -101,8 +101,23 @@ func TestSidecarFindsDeadlock(t *testing.T) {
 	}
 	var g contention.Graph
 	getJSON(t, base+"/api/graph", &g)
+	if len(g.Deadlocked) != 1 || len(g.Deadlocked[0].Threads) != 2 || !strings.HasPrefix(g.Deadlocked[0].Threads[0], "0:t") {
+		t.Fatalf("merged graph's deadlocked components: %+v", g.Deadlocked)
+	}
 	if len(g.Cycles()) != 1 {
 		t.Fatalf("merged graph cycles: %v", g.Cycles())
+	}
+	// A thread opened in the merged view: its stack, from its service.
+	var stacks []contention.ThreadStack
+	getJSON(t, base+"/api/stack?id="+g.Deadlocked[0].Threads[0], &stacks)
+	if len(stacks) != 1 || stacks[0].ID != g.Deadlocked[0].Threads[0] || !strings.HasPrefix(stacks[0].Name, host+"/svc-worker-") ||
+		!strings.Contains(stacks[0].Stack, "AcquireContext") {
+		t.Fatalf("/api/stack: %+v", stacks)
+	}
+	for _, bad := range []string{"", "?id=t1", "?id=9:t1", "?id=0:t1&id=0:t2"} {
+		if resp, _ := do(t, "GET", base+"/api/stack"+bad, ""); resp.StatusCode != 400 && resp.StatusCode != 404 {
+			t.Fatalf("/api/stack%s: %d", bad, resp.StatusCode)
+		}
 	}
 	var states []TargetState
 	getJSON(t, base+"/api/targets", &states)

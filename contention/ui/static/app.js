@@ -26,36 +26,37 @@
     return (s / 60).toFixed(1) + " min";
   }
 
-  // cycles returns the ids of threads and primitives on wait-for cycles.
-  function cycles(g) {
-    const prims = new Map(g.primitives.map((p) => [p.id, p]));
-    const next = new Map();
-    for (const t of g.threads) {
-      if (!t.wait) continue;
-      const p = prims.get(t.wait.primitive);
-      if (p) next.set(t.id, p.holders.filter((h) => h !== t.id));
-    }
+  // deadlocked returns the ids of the threads and primitives of the
+  // deadlocked components, as the server found them (g.deadlocked).
+  function deadlocked(g) {
     const red = new Set();
-    for (const start of next.keys()) {
-      const path = [];
-      const seen = new Set();
-      (function dfs(id) {
-        if (path.length > 64) return;
-        path.push(id);
-        seen.add(id);
-        for (const n of next.get(id) || []) {
-          if (n === start) {
-            for (const t of path) {
-              red.add(t);
-              const tt = g.threads.find((x) => x.id === t);
-              if (tt && tt.wait) red.add(tt.wait.primitive);
-            }
-          } else if (!seen.has(n)) dfs(n);
-        }
-        path.pop();
-      })(start);
+    for (const c of g.deadlocked || []) {
+      c.threads.forEach((id) => red.add(id));
+      c.primitives.forEach((id) => red.add(id));
     }
     return red;
+  }
+
+  // The thread the user opened: its stack is fetched once, on demand, from
+  // api/stack (a goroutine dump costs the service a pause, so the page never
+  // asks for one while polling).
+  const opened = { id: new URLSearchParams(location.hash.slice(1)).get("thread"), text: "" };
+  let last = null; // the last graph and red set drawn
+
+  async function openThread(id) {
+    if (opened.id === id) {
+      opened.id = null;
+    } else {
+      opened.id = id;
+      opened.text = "loading the stack…";
+      try {
+        const [s] = await get("stack?id=" + encodeURIComponent(id));
+        if (opened.id === id) opened.text = s && s.stack ? s.stack : "(the goroutine has no stack: it ended)";
+      } catch (e) {
+        if (opened.id === id) opened.text = "cannot read the stack: " + e.message;
+      }
+    }
+    if (last) drawThreads(last.g, last.red);
   }
 
   function primLabel(g, id) {
@@ -67,15 +68,30 @@
     const body = $("threads").tBodies[0];
     body.replaceChildren();
     const threads = g.threads.filter((t) => !t.dummy || t.wait || t.holds.length);
-    $("thread-count").textContent = threads.length + " shown, " + g.threads.length + " live";
+    $("thread-count").textContent = threads.length + " shown, " + g.threads.length + " live · open a name for its stack";
     for (const t of threads) {
       const tr = el("tr");
       if (red.has(t.id)) tr.className = "deadlocked";
-      tr.append(el("td", t.name), el("td", t.ident, "num"), el("td", t.state, "state-" + t.state));
+      const name = el("button", t.name, "open");
+      name.type = "button";
+      name.title = "show the stack";
+      name.setAttribute("aria-expanded", String(opened.id === t.id));
+      name.addEventListener("click", () => openThread(t.id));
+      const nameCell = el("td");
+      nameCell.append(name);
+      tr.append(nameCell, el("td", t.ident, "num"), el("td", t.state, "state-" + t.state));
       tr.append(el("td", t.wait ? t.wait.kind + " " + primLabel(g, t.wait.primitive) : ""));
       tr.append(el("td", t.wait ? dur(t.wait.seconds) : "", "num"));
       tr.append(el("td", t.holds.map((h) => primLabel(g, h)).join(", ")));
       body.append(tr);
+      if (opened.id === t.id) {
+        const row = el("tr", null, "stack");
+        const td = el("td");
+        td.colSpan = 6;
+        td.append(el("pre", opened.text));
+        row.append(td);
+        body.append(row);
+      }
     }
   }
 
@@ -190,7 +206,8 @@
     get("targets").then(drawTargets, () => {});
     try {
       const [g, top, deadlocks, order] = await Promise.all([get("graph"), get("contention?n=8"), get("deadlocks"), get("lockorder")]);
-      const red = cycles(g);
+      const red = deadlocked(g);
+      last = { g, red };
       drawGraph(g, red);
       drawThreads(g, red);
       drawContended(top);
@@ -205,6 +222,11 @@
     }
   }
 
+  if (opened.id) {
+    const id = opened.id;
+    opened.id = null;
+    openThread(id);
+  }
   refresh();
   setInterval(refresh, 1500);
 })();
