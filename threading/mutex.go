@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"runtime"
 	"sync/atomic"
+	"time"
+	"unsafe"
 )
 
 // mutexCore is the machinery shared by Lock and RLock (and the write side of
@@ -15,12 +17,26 @@ import (
 //	bit 1      waiters: the ext's queue is not empty (set and cleared only
 //	           with ext.mu held, and only while the lock is locked, so a
 //	           release that sees it clear may simply store 0)
-//	bits 2..63 the holder's goroutine id (0 while unlocked)
+//	bit 2      starving (see below; set only with waiters, while locked)
+//	bits 3..63 the holder's goroutine id (0 while unlocked)
 //
-// Acquisition is barging, as in sync.Mutex's normal mode: a woken waiter
-// competes with newcomers and, if it loses, goes back to the front of the
-// queue. This keeps throughput close to sync.Mutex; FIFO order holds among
-// parked waiters.
+// Normally acquisition is barging, as in sync.Mutex's normal mode: a woken
+// waiter competes with newcomers and, if it loses, goes back to the front of
+// the queue. This keeps throughput close to sync.Mutex; FIFO order holds
+// among parked waiters.
+//
+// Starvation mode, as sync.Mutex has it: a woken waiter that loses the race
+// after waiting more than starveAfter sets the starving bit. From then on a
+// release hands the lock straight to the first waiter (the state goes from
+// the releaser's id to the waiter's without ever being unlocked), so
+// newcomers cannot barge and queue behind. The mode ends when the queue
+// empties or a waiter that receives the lock had waited less than
+// starveAfter. Tail latency is bounded as with sync.Mutex; throughput drops
+// only while a waiter starves.
+//
+// A copy of a lock whose queue exists would share that queue with the
+// original; ext remembers the address of the mutexCore it serves, and a
+// copy that reaches the slow path panics, as a copied sync.Cond does.
 type mutexCore struct {
 	state atomic.Uint64
 	acq   holderCount // written only by the holder
@@ -30,8 +46,13 @@ type mutexCore struct {
 const (
 	mLocked    = 1
 	mWaiters   = 2
-	ownerShift = 2
+	mStarving  = 4
+	ownerShift = 3
 	spinTries  = 4
+
+	// starveAfter is how long a waiter waits before the lock switches to
+	// hand-offs (sync.Mutex's starvationThresholdNs).
+	starveAfter = int64(time.Millisecond)
 )
 
 // canSpin is false on a single-CPU machine, where spinning only delays the
@@ -88,15 +109,16 @@ func (m *mutexCore) lockSlow(p registrant, kind Kind, wk WaitKind, g uint64, d d
 	if d.ctx != nil && d.ctx.Err() != nil {
 		return false, d.ctx.Err()
 	}
-	e := getExt(&m.x, kind)
+	e := m.ext(kind)
 	p.registerSelf(e)
 	w := getWaiter(g)
+	w.since = nanotime()
 	if d.ctx != nil {
 		w.breakable = true
 		w.unqueue = func() { m.clearWaitersIfEmpty(e) }
 	}
 	e.mu.Lock()
-	holder, got := m.enqueueLocked(e, w, g, false)
+	holder, got := m.enqueueLocked(e, w, g, false, false)
 	e.mu.Unlock()
 	if got {
 		return true, nil
@@ -115,7 +137,10 @@ func (m *mutexCore) lockSlow(p registrant, kind Kind, wk WaitKind, g uint64, d d
 			// Dequeued by a release (or the breaker) just as the deadline
 			// passed: its wake is in the channel.
 			r = <-w.ch
-			if r == wakeGranted && m.tryLock(g) {
+			if r == wakeHandoff || r == wakeGranted && m.tryLock(g) {
+				if r == wakeHandoff {
+					m.acq.inc()
+				}
 				rec.end(OutcomeAcquired)
 				return true, nil
 			}
@@ -130,8 +155,13 @@ func (m *mutexCore) lockSlow(p registrant, kind Kind, wk WaitKind, g uint64, d d
 			rec.end(OutcomeDeadlock)
 			return false, ErrDeadlock
 		}
+		if r == wakeHandoff { // the releaser made this waiter the holder
+			m.acq.inc()
+			rec.end(OutcomeAcquired)
+			return true, nil
+		}
 		e.mu.Lock()
-		_, got := m.enqueueLocked(e, w, g, true)
+		_, got := m.enqueueLocked(e, w, g, true, nanotime()-w.since > starveAfter)
 		e.mu.Unlock()
 		if got {
 			rec.end(OutcomeAcquired)
@@ -141,8 +171,13 @@ func (m *mutexCore) lockSlow(p registrant, kind Kind, wk WaitKind, g uint64, d d
 }
 
 // enqueueLocked takes the lock if it is free, else queues w (at the front for
-// a waiter that was woken and lost the race). Called with e.mu held.
-func (m *mutexCore) enqueueLocked(e *ext, w *waiter, g uint64, front bool) (holder uint64, got bool) {
+// a waiter that was woken and lost the race; starve then turns starvation
+// mode on). Called with e.mu held.
+func (m *mutexCore) enqueueLocked(e *ext, w *waiter, g uint64, front, starve bool) (holder uint64, got bool) {
+	want := uint64(mWaiters)
+	if starve {
+		want |= mStarving
+	}
 	for {
 		s := m.state.Load()
 		if s&mLocked == 0 {
@@ -152,7 +187,7 @@ func (m *mutexCore) enqueueLocked(e *ext, w *waiter, g uint64, front bool) (hold
 			}
 			continue
 		}
-		if s&mWaiters != 0 || m.state.CompareAndSwap(s, s|mWaiters) {
+		if s&want == want || m.state.CompareAndSwap(s, s|want) {
 			if front {
 				e.q.pushFront(w)
 			} else {
@@ -169,10 +204,24 @@ func (m *mutexCore) clearWaitersIfEmpty(e *ext) {
 	}
 	for {
 		s := m.state.Load()
-		if s&mWaiters == 0 || m.state.CompareAndSwap(s, s&^mWaiters) {
+		if s&(mWaiters|mStarving) == 0 || m.state.CompareAndSwap(s, s&^(mWaiters|mStarving)) {
 			return
 		}
 	}
+}
+
+// ext returns the lock's slow-path extension, making it on first use, and
+// panics if this mutexCore is a copy of one whose queue exists: the copy
+// would share the original's waiters and wake them, or wait forever.
+func (m *mutexCore) ext(kind Kind) *ext { return m.own(getExt(&m.x, kind)) }
+
+// own returns e after checking that it serves this mutexCore (see ext).
+func (m *mutexCore) own(e *ext) *ext {
+	home := uintptr(unsafe.Pointer(m))
+	if h := e.home.Load(); h != home && !(h == 0 && e.home.CompareAndSwap(0, home)) && e.home.Load() != home {
+		panic(misuse(nil, "copy", runtimeErr(e.kind.String()+" copied after first use: it would share its original's wait queue; pass a pointer (go vet's copylocks check finds copies)")))
+	}
+	return e
 }
 
 // unlock releases the lock whoever holds it; false if it was not locked.
@@ -196,7 +245,7 @@ func (m *mutexCore) unlockSlow() bool {
 			}
 			continue
 		}
-		e := m.x.Load()
+		e := m.own(m.x.Load()) // the waiters bit says it exists
 		e.mu.Lock()
 		s = m.state.Load()
 		if s&mLocked == 0 {
@@ -205,7 +254,18 @@ func (m *mutexCore) unlockSlow() bool {
 		}
 		w := e.q.popFront()
 		var ns uint64
-		if e.q.n > 0 {
+		wake := wakeGranted
+		if w != nil && s&mStarving != 0 {
+			// Starving: the first waiter becomes the holder at once.
+			ns = w.g<<ownerShift | mLocked
+			if e.q.n > 0 {
+				ns |= mWaiters
+				if nanotime()-w.since > starveAfter {
+					ns |= mStarving
+				}
+			}
+			wake = wakeHandoff
+		} else if e.q.n > 0 {
 			ns = mWaiters
 		}
 		if !m.state.CompareAndSwap(s, ns) {
@@ -218,7 +278,7 @@ func (m *mutexCore) unlockSlow() bool {
 		e.mu.Unlock()
 		if w != nil {
 			recordReleaser(e)
-			w.ch <- wakeGranted
+			w.ch <- wake
 		}
 		return true
 	}

@@ -133,6 +133,10 @@ type meta struct {
 type ext struct {
 	*meta
 
+	// home is the address of the mutexCore this ext serves (0 until its
+	// first slow path): a copy of a lock that shares it is found there.
+	home atomic.Uintptr
+
 	// mu guards q, the FIFO of parked waiters.
 	mu sync.Mutex
 	q  waitQueue

@@ -245,6 +245,7 @@ func BreakWait(t *Thread, seq uint64) bool {
 const (
 	wakeGranted  uint8 = iota + 1 // the resource was handed over, or may be retried
 	wakeDeadlock                  // the deadlock breaker chose this waiter
+	wakeHandoff                   // a starving lock was handed over: the waiter holds it
 )
 
 // deadline describes how long a blocking call may wait: forever, until a

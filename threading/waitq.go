@@ -9,6 +9,7 @@ package threading
 type waiter struct {
 	ch         chan uint8 // capacity 1: at most one wake is ever pending
 	g          uint64
+	since      int64 // nanotime when it first queued, for starvation mode
 	next, prev *waiter
 	queued     bool
 	// breakable marks a wait through a Context that BreakWait may end;
