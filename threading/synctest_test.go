@@ -295,18 +295,69 @@ func bubbleWorkload(t *testing.T, k stKit) {
 	}
 }
 
-// twoBubbles runs the workload in two bubbles at the same time.
+// twoBubbles runs the workload in two bubbles at the same time, then waits
+// on the same kinds of primitives outside any bubble: a bubble must leave
+// nothing behind that a later wait picks up.
 func twoBubbles(t *testing.T, k stKit) {
-	const rounds = 3
-	for _, name := range []string{"bubble-1", "bubble-2"} {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			synctest.Test(t, func(t *testing.T) {
-				for r := 0; r < rounds && !t.Failed(); r++ {
-					bubbleWorkload(t, k)
-				}
+	const rounds = 10
+	t.Run("bubbles", func(t *testing.T) {
+		for _, name := range []string{"bubble-1", "bubble-2"} {
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				synctest.Test(t, func(t *testing.T) {
+					for r := 0; r < rounds && !t.Failed(); r++ {
+						bubbleWorkload(t, k)
+					}
+				})
 			})
-		})
+		}
+	})
+	t.Run("after-bubbles", func(t *testing.T) { outsideWorkload(t, k) })
+}
+
+// outsideWorkload makes goroutines outside any bubble wait on a lock and an
+// event (parked, where the primitive can tell).
+func outsideWorkload(t *testing.T, k stKit) {
+	const workers = 4
+	l := k.lock()
+	l.Lock()
+	var wg sync.WaitGroup
+	for i := 0; i < workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			l.Lock()
+			l.Unlock()
+		}()
+	}
+	waitFor(t, "lock waiters", l, workers)
+	l.Unlock()
+	ev := k.event()
+	for i := 0; i < workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ev.Wait()
+		}()
+	}
+	waitFor(t, "event waiters", ev, workers)
+	ev.Set()
+	wg.Wait()
+}
+
+// waitFor polls until n wait on p, where p can say (for at most 10 s).
+func waitFor(t *testing.T, what string, p any, n int) {
+	t.Helper()
+	w, ok := p.(stWaiting)
+	if !ok {
+		return
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for w.waiting() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %d waiting after 10s, want %d", what, w.waiting(), n)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 
@@ -321,9 +372,10 @@ func TestSynctestTwoBubbles(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the bubbles failed (%v); key lines:\n%s\n--- child output ---\n%s", err, keyLines(out), tailText(out, 6000))
 	}
-	if !strings.Contains(out, "--- PASS: TestSynctestTwoBubbles/bubble-1") ||
-		!strings.Contains(out, "--- PASS: TestSynctestTwoBubbles/bubble-2") {
-		t.Fatalf("both bubbles should pass:\n%s", tailText(out, 6000))
+	for _, sub := range []string{"bubbles/bubble-1", "bubbles/bubble-2", "after-bubbles"} {
+		if !strings.Contains(out, "--- PASS: TestSynctestTwoBubbles/"+sub) {
+			t.Errorf("%s did not pass:\n%s", sub, tailText(out, 6000))
+		}
 	}
 }
 
