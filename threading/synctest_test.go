@@ -13,12 +13,7 @@ package threading_test
 // test of the package too.
 
 import (
-	"bytes"
-	"context"
-	"fmt"
 	"os"
-	"os/exec"
-	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -383,52 +378,4 @@ func TestSynctestTwoBubbles(t *testing.T) {
 // sync.Cond: it shows the workload itself is sound.
 func TestSynctestTwoBubblesControl(t *testing.T) {
 	twoBubbles(t, controlKit)
-}
-
-// runSelf runs this test binary again for the tests matching run, with env
-// added, and kills it after timeout.
-func runSelf(t *testing.T, run, env string, timeout time.Duration) (string, error) {
-	t.Helper()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, exe, "-test.run="+run, "-test.v", "-test.count=1",
-		fmt.Sprintf("-test.timeout=%v", timeout-10*time.Second))
-	cmd.Env = append(os.Environ(), env, "GORACE="+strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
-	cmd.WaitDelay = 5 * time.Second
-	var buf bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &buf, &buf
-	err = cmd.Run()
-	if ctx.Err() != nil {
-		err = fmt.Errorf("killed after %v: %w", timeout, err)
-	}
-	return buf.String(), err
-}
-
-var testErrorLine = regexp.MustCompile(`^\s+\w+_test\.go:\d+: `)
-
-// keyLines picks the lines that say what went wrong.
-func keyLines(out string) string {
-	var keys []string
-	for _, line := range strings.Split(out, "\n") {
-		if strings.HasPrefix(line, "fatal error:") || strings.HasPrefix(line, "panic:") ||
-			strings.Contains(line, "--- FAIL") || testErrorLine.MatchString(line) ||
-			strings.HasPrefix(line, "WARNING: DATA RACE") {
-			keys = append(keys, line)
-		}
-		if len(keys) == 20 {
-			break
-		}
-	}
-	return strings.Join(keys, "\n")
-}
-
-func tailText(s string, n int) string {
-	if len(s) > n {
-		return "..." + s[len(s)-n:]
-	}
-	return s
 }
