@@ -1,0 +1,5 @@
+//go:build goexperiment.goroutineleakprofile && race
+
+package leaktest
+
+const raceEnabled = true
