@@ -39,10 +39,10 @@ func NewBarrier(parties int, opts ...Option) (*Barrier, error) {
 	}
 	o := buildOptions(opts)
 	b := &Barrier{parties: parties, action: o.action, timeout: -1, gen: newGen()}
-	b.x = newPrimExt(b, KindBarrier, o)
 	if o.timeout != nil {
 		b.timeout = *o.timeout
 	}
+	newPrimExt(b, KindBarrier, o)
 	return b, nil
 }
 
@@ -225,3 +225,5 @@ func (b *Barrier) String() string {
 	}
 	return fmt.Sprintf("<Barrier%s: waiters=%d/%d>", name, b.NWaiting(), b.parties)
 }
+
+func (b *Barrier) setExt(e *ext) { b.x = e }

@@ -34,7 +34,7 @@ type Cond struct {
 // NewCond returns a Cond over l. Options: WithName.
 func NewCond(l sync.Locker, opts ...Option) *Cond {
 	c := &Cond{L: l}
-	c.x = newPrimExt(c, KindCond, buildOptions(opts))
+	newPrimExt(c, KindCond, buildOptions(opts))
 	return c
 }
 
@@ -146,3 +146,5 @@ type noCopy struct{}
 
 func (*noCopy) Lock()   {}
 func (*noCopy) Unlock() {}
+
+func (c *Cond) setExt(e *ext) { c.x = e }

@@ -45,7 +45,7 @@ func NewCondition(lock Lockable, opts ...Option) *Condition {
 		lock = NewRLock()
 	}
 	c := &Condition{lock: lock}
-	c.x = newPrimExt(c, KindCondition, o)
+	newPrimExt(c, KindCondition, o)
 	return c
 }
 
@@ -242,3 +242,5 @@ func (c *Condition) String() string {
 	name := quotedName(c.x.meta)
 	return fmt.Sprintf("<Condition%s(%s, %d)>", name, c.lock, c.waiters.Load())
 }
+
+func (c *Condition) setExt(e *ext) { c.x = e }

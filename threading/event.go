@@ -26,8 +26,7 @@ type Event struct {
 func NewEvent(opts ...Option) *Event {
 	o := buildOptions(opts)
 	ev := &Event{}
-	e := newPrimExt(ev, KindEvent, o)
-	ev.x.Store(e)
+	newPrimExt(ev, KindEvent, o)
 	return ev
 }
 
@@ -140,3 +139,5 @@ func (ev *Event) String() string {
 	}
 	return fmt.Sprintf("<%s: %s>", describe(KindEvent, &ev.x), state)
 }
+
+func (ev *Event) setExt(e *ext) { ev.x.Store(e) }

@@ -33,7 +33,7 @@ type Group struct {
 func NewGroup(opts ...Option) *Group {
 	g := &Group{}
 	g.wg.kind.Store(uint32(KindGroup))
-	g.wg.x.Store(newPrimExt(g, KindGroup, buildOptions(opts)))
+	newPrimExt(g, KindGroup, buildOptions(opts))
 	return g
 }
 
@@ -148,3 +148,5 @@ func (g *Group) Holders() []uint64 { return g.wg.Holders() }
 
 // String shows the name and the active count: <Group "fetch" counter=3>.
 func (g *Group) String() string { g.init(); return g.wg.String() }
+
+func (g *Group) setExt(e *ext) { g.wg.x.Store(e) }

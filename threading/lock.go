@@ -22,8 +22,7 @@ type Lock struct {
 func NewLock(opts ...Option) *Lock {
 	o := buildOptions(opts)
 	l := &Lock{}
-	e := newPrimExt(l, KindLock, o)
-	l.m.x.Store(e)
+	newPrimExt(l, KindLock, o)
 	return l
 }
 
@@ -229,3 +228,5 @@ func (l *Lock) acquireRestore(int) {
 }
 
 func (l *Lock) primitive() Primitive { return l }
+
+func (l *Lock) setExt(e *ext) { l.m.x.Store(e) }

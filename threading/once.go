@@ -20,7 +20,7 @@ type Once struct {
 // NewOnce returns a named Once. Options: WithName.
 func NewOnce(opts ...Option) *Once {
 	o := &Once{}
-	o.m.x.Store(newPrimExt(o, KindOnce, buildOptions(opts)))
+	newPrimExt(o, KindOnce, buildOptions(opts))
 	return o
 }
 
@@ -131,3 +131,5 @@ func OnceValues[T1, T2 any](f func() (T1, T2), opts ...Option) func() (T1, T2) {
 		return r1, r2
 	}
 }
+
+func (o *Once) setExt(e *ext) { o.m.x.Store(e) }

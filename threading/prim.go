@@ -149,18 +149,20 @@ func newExt(kind Kind, name string) *ext {
 }
 
 // newPrimExt is every constructor's common part: obj's ext, with the name
-// the options give, registered at once when named (so that a named
-// primitive is listed before it is ever waited on; others are registered on
-// their first wait).
+// the options give, stored in obj, then registered at once when named (so
+// that a named primitive is listed before it is ever waited on; others are
+// registered on their first wait). The store comes first: once registered,
+// obj is read by other goroutines.
 func newPrimExt[T any, P interface {
 	*T
 	Primitive
-}](obj P, kind Kind, o options) *ext {
+	setExt(*ext)
+}](obj P, kind Kind, o options) {
 	e := newExt(kind, o.name)
+	obj.setExt(e)
 	if o.name != "" {
 		register(e, obj)
 	}
-	return e
 }
 
 // getExt returns the primitive's ext, allocating it on first use.

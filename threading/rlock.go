@@ -19,8 +19,7 @@ type RLock struct {
 func NewRLock(opts ...Option) *RLock {
 	o := buildOptions(opts)
 	l := &RLock{}
-	e := newPrimExt(l, KindRLock, o)
-	l.m.x.Store(e)
+	newPrimExt(l, KindRLock, o)
 	return l
 }
 
@@ -235,3 +234,5 @@ func (l *RLock) acquireRestore(c int) {
 }
 
 func (l *RLock) primitive() Primitive { return l }
+
+func (l *RLock) setExt(e *ext) { l.m.x.Store(e) }

@@ -37,8 +37,7 @@ var (
 func NewRWLock(opts ...Option) *RWLock {
 	o := buildOptions(opts)
 	rw := &RWLock{}
-	e := newPrimExt(rw, KindRWLock, o)
-	rw.w.x.Store(e)
+	newPrimExt(rw, KindRWLock, o)
 	return rw
 }
 
@@ -325,3 +324,5 @@ func (s *sema) release(k int) {
 	s.n += k
 	s.mu.Unlock()
 }
+
+func (rw *RWLock) setExt(e *ext) { rw.w.x.Store(e) }

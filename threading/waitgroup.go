@@ -42,7 +42,7 @@ type WaitGroup struct {
 // NewWaitGroup returns a named WaitGroup. Options: WithName.
 func NewWaitGroup(opts ...Option) *WaitGroup {
 	wg := &WaitGroup{}
-	wg.x.Store(newPrimExt(wg, KindWaitGroup, buildOptions(opts)))
+	newPrimExt(wg, KindWaitGroup, buildOptions(opts))
 	return wg
 }
 
@@ -198,3 +198,5 @@ func (wg *WaitGroup) Holders() []uint64 {
 func (wg *WaitGroup) String() string {
 	return fmt.Sprintf("<%s counter=%d>", describe(wg.kindOf(), &wg.x), wg.n.Load())
 }
+
+func (wg *WaitGroup) setExt(e *ext) { wg.x.Store(e) }
