@@ -146,9 +146,8 @@ func TestWaitGroup(t *testing.T) {
 	for i := 0; i < 4; i++ {
 		wg.Go(func() { <-release; n.Add(1) })
 	}
-	if h := wg.Holders(); len(h) != 4 {
-		t.Fatalf("holders %v", h)
-	}
+	// Go does not wait for its thread to start; each records itself.
+	waitUntil(t, "the four threads run", func() bool { return len(wg.Holders()) == 4 })
 	for _, th := range threading.Enumerate() {
 		if strings.HasPrefix(th.Name(), "fetchers-") && th.Daemon() {
 			n.Add(100)

@@ -32,8 +32,16 @@ var primReg struct {
 	nextID  atomic.Uint64
 	mu      sync.RWMutex
 	m       map[uint64]*primEntry
+	locks   map[uint64]*primEntry // the entries of m that are locks, for heldBy
 	retired map[classKey]Stats
 }
+
+// maxHeldScan bounds the locks heldBy looks at when a thread ends: past it,
+// the "ended holding a lock" smell is not checked, so that ending a thread
+// costs the same in a process with a million registered locks.
+const maxHeldScan = 4096
+
+func isLockKind(k Kind) bool { return k == KindLock || k == KindRLock || k == KindRWLock }
 
 // maxRetiredClasses bounds the retired totals kept per class: a service that
 // names a lock per connection makes a class per connection. Past the bound,
@@ -69,9 +77,13 @@ func register[T any, P interface {
 	id := primReg.nextID.Add(1)
 	if primReg.m == nil {
 		primReg.m = make(map[uint64]*primEntry)
+		primReg.locks = make(map[uint64]*primEntry)
 		primReg.retired = make(map[classKey]Stats)
 	}
 	primReg.m[id] = ent
+	if isLockKind(e.kind) {
+		primReg.locks[id] = ent
+	}
 	e.ent.Store(ent)
 	e.id.Store(id)
 	primReg.mu.Unlock()
@@ -87,6 +99,7 @@ func retire(id uint64) {
 		return
 	}
 	delete(primReg.m, id)
+	delete(primReg.locks, id)
 	var final Stats
 	if l := ent.last.Load(); l != nil {
 		final.Acquisitions = l.Acquisitions
@@ -195,12 +208,13 @@ func Classes() []ClassStats {
 // registered primitive's owner word once.
 func heldBy(g uint64) []Primitive {
 	primReg.mu.RLock()
-	ents := make([]*primEntry, 0, len(primReg.m))
-	for _, ent := range primReg.m {
-		switch ent.m.kind {
-		case KindLock, KindRLock, KindRWLock:
-			ents = append(ents, ent)
-		}
+	if len(primReg.locks) > maxHeldScan {
+		primReg.mu.RUnlock()
+		return nil
+	}
+	ents := make([]*primEntry, 0, len(primReg.locks))
+	for _, ent := range primReg.locks {
+		ents = append(ents, ent)
 	}
 	primReg.mu.RUnlock()
 	var out []Primitive

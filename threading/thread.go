@@ -82,7 +82,9 @@ func (t *Thread) init(target func(context.Context) error, opts []Option, skip in
 	t.target = target
 	t.started = make(chan struct{})
 	t.done = make(chan struct{})
-	t.npcs = runtime.Callers(skip, t.pcs[:])
+	if skip > 0 { // WaitGroup.Go's threads are known by their group's class
+		t.npcs = runtime.Callers(skip, t.pcs[:])
+	}
 	t.joinMeta.kind = KindThread
 	creator := CurrentThread()
 	if o.name != "" {
@@ -134,6 +136,17 @@ func (t *Thread) Start() error {
 	go t.bootstrap()
 	<-t.started
 	return nil
+}
+
+// startAsync is Start without waiting for the goroutine to run: for
+// WaitGroup.Go and Group.Go, which must cost about what a go statement
+// costs. The Thread is fresh, so it cannot have been started.
+func (t *Thread) startAsync() {
+	t.state.Store(threadStarting)
+	if !t.Daemon() {
+		nonDaemonAdd(1)
+	}
+	go t.bootstrap()
 }
 
 func (t *Thread) bootstrap() {

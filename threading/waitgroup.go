@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strconv"
 	"sync"
 	"sync/atomic"
 )
@@ -111,30 +112,26 @@ func (wg *WaitGroup) goThread(f func()) *Thread {
 	if name == "" {
 		name = wg.kindOf().String()
 	}
-	var t *Thread
-	t = NewThread(func(context.Context) error {
+	t := &Thread{}
+	t.init(func(context.Context) error {
+		// The thread records itself: Go does not wait for it to start.
+		g := curGoid()
+		wg.mu.Lock()
+		if wg.threads == nil {
+			wg.threads = make(map[uint64]struct{})
+		}
+		wg.threads[g] = struct{}{}
+		wg.mu.Unlock()
 		defer func() {
 			wg.mu.Lock()
-			delete(wg.threads, t.Ident())
+			delete(wg.threads, g)
 			wg.mu.Unlock()
 			wg.Done()
 		}()
 		f()
 		return nil
-	}, WithName(fmt.Sprintf("%s-%d", name, k)), WithDaemon(true))
-	// The ident is known once Start returns; the thread cannot end before
-	// it is recorded, since its deferred removal takes wg.mu too.
-	wg.mu.Lock()
-	if err := t.Start(); err != nil {
-		wg.mu.Unlock()
-		wg.Done()
-		return t
-	}
-	if wg.threads == nil {
-		wg.threads = make(map[uint64]struct{})
-	}
-	wg.threads[t.Ident()] = struct{}{}
-	wg.mu.Unlock()
+	}, []Option{WithName(name + "-" + strconv.FormatUint(k, 10)), WithDaemon(true)}, 0)
+	t.startAsync()
 	return t
 }
 
