@@ -202,7 +202,9 @@ func (rw *RWLock) Unlock() {
 		}
 		trackReleased(rw, &rw.w.x, KindRWLock, rw.writer())
 	}
-	rw.readerSem.release(int(r))
+	if r > 0 {
+		rw.readerSem.release(int(r)) // the readers that queued behind this writer
+	}
 	rw.w.unlock()
 }
 
