@@ -55,8 +55,10 @@ func (c *Cond) Wait() {
 	c.L.Unlock()
 	register(e, c)
 	rec := beginWait(c, e.meta, WaitNotify, g, 0, forever)
+	rec.t = w.t
 	park(w, forever, &rec)
 	rec.end(OutcomeAcquired)
+	putWaiter(w)
 	c.waiters.Add(-1)
 	c.acq.Add(1)
 	c.L.Lock()

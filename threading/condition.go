@@ -132,10 +132,12 @@ func (c *Condition) wait(d deadline) (bool, error) {
 	if err != nil { // cannot happen: we checked ownership
 		c.q.remove(w)
 		c.waiters.Add(-1)
+		putWaiter(w)
 		return false, misuse(c, "wait", err)
 	}
 	c.registerSelf(c.x)
 	rec := beginWait(c, c.x.meta, WaitNotify, g, 0, d)
+	rec.t = w.t
 	r, out := park(w, d, &rec)
 	c.lock.acquireRestore(saved)
 	if r == 0 && !w.queued {
@@ -145,6 +147,7 @@ func (c *Condition) wait(d deadline) (bool, error) {
 	}
 	c.q.remove(w)
 	c.waiters.Add(-1)
+	putWaiter(w)
 	rec.end(out)
 	if r != 0 {
 		c.acq.Add(1)

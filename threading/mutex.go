@@ -112,6 +112,7 @@ func (m *mutexCore) lockSlow(p registrant, kind Kind, wk WaitKind, g uint64, d d
 	e := m.ext(kind)
 	p.registerSelf(e)
 	w := getWaiter(g)
+	defer putWaiter(w)
 	w.since = nanotime()
 	if d.ctx != nil {
 		w.breakable = true
@@ -127,6 +128,7 @@ func (m *mutexCore) lockSlow(p registrant, kind Kind, wk WaitKind, g uint64, d d
 		selfDeadlock(p, g)
 	}
 	rec := beginWait(p, e.meta, wk, g, holder, d)
+	rec.t = w.t
 	for {
 		r, out := park(w, d, &rec)
 		if r == 0 { // the deadline won; settle under the queue lock

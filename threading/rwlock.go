@@ -311,7 +311,9 @@ func (s *sema) acquire(g uint64, sc *waitScope) {
 	w := getWaiter(g)
 	s.q.pushBack(w)
 	s.mu.Unlock()
+	sc.t = w.t
 	park(w, forever, sc)
+	putWaiter(w)
 }
 
 func (s *sema) release(k int) {

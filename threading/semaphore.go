@@ -171,6 +171,7 @@ func (s *semaphore) acquireSlow(d deadline) (bool, error) {
 	e := s.x
 	s.registerSelf(e)
 	w := getWaiter(g)
+	defer putWaiter(w)
 	if d.ctx != nil {
 		w.breakable = true
 		w.unqueue = func() { s.nwait.Add(-1) }
@@ -187,6 +188,7 @@ func (s *semaphore) acquireSlow(d deadline) (bool, error) {
 	e.q.pushBack(w)
 	e.mu.Unlock()
 	rec := beginWait(s.self(), e.meta, WaitAcquire, g, 0, d)
+	rec.t = w.t
 	r, out := park(w, d, &rec)
 	if r == 0 {
 		if e.withdraw(w, func() { s.nwait.Add(-1) }) {

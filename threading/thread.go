@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"weak"
 )
 
 // Thread states.
@@ -48,6 +49,7 @@ type Thread struct {
 	joinMeta meta // statistics of joins on this thread
 
 	waiting atomic.Pointer[waitRecord]
+	spare   weak.Pointer[waiter] // a waiter to reuse; only its goroutine touches it
 
 	localsMu sync.Mutex
 	locals   map[uint64]any

@@ -118,6 +118,7 @@ func (r *waitRecord) snapshot() (WaitInfo, bool) {
 // stack: two atomic adds and a clock read to begin, and publish, just before
 // the waiter parks, to make the wait visible in its thread's record.
 type waitScope struct {
+	t      *Thread // the waiter's record, if already looked up
 	p      Primitive
 	m      *meta
 	kind   WaitKind
@@ -148,7 +149,10 @@ func (s *waitScope) publish() {
 	if s.rec != nil {
 		return
 	}
-	t := threadForGoid(s.g)
+	t := s.t
+	if t == nil {
+		t = threadForGoid(s.g)
+	}
 	r := &waitRecord{thread: t}
 	if jt, ok := s.p.(*Thread); ok {
 		r.join = weak.Make(jt)

@@ -1,13 +1,19 @@
 package threading
 
+import "weak"
+
 // waiter is one parked caller. A waiter and its channel are made by the
-// goroutine that waits, for that wait only, and are reachable only from the
-// primitive's queue and the waiter's own stack: never from a global pool or
-// registry. So a channel always belongs to the synctest bubble of the
-// goroutine that parks on it, and a goroutine parked on a primitive that
-// nothing runnable can reach is reported by Go's goroutine-leak profile.
+// goroutine that waits and reused only by that goroutine: its Thread record
+// keeps its spare waiter through a weak pointer, so the waiter is reachable
+// only from the primitive's queue and the waiter's own stack, never from a
+// global pool or registry. So a channel always belongs to the synctest
+// bubble of the goroutine that parks on it, a goroutine parked on a
+// primitive that nothing runnable can reach is reported by Go's
+// goroutine-leak profile, and a wait allocates nothing while the spare
+// survives (a GC may collect an idle spare; the next wait makes another).
 type waiter struct {
 	ch         chan uint8 // capacity 1: at most one wake is ever pending
+	t          *Thread    // the waiting goroutine's record, which keeps the spare
 	g          uint64
 	since      int64 // nanotime when it first queued, for starvation mode
 	next, prev *waiter
@@ -19,8 +25,28 @@ type waiter struct {
 	unqueue   func()
 }
 
+// getWaiter returns goroutine g's spare waiter, or a new one.
 func getWaiter(g uint64) *waiter {
-	return &waiter{ch: make(chan uint8, 1), g: g}
+	t := threadForGoid(g)
+	if w := t.spare.Value(); w != nil {
+		t.spare = weak.Pointer[waiter]{}
+		select { // a wake that raced with a timeout and was counted then
+		case <-w.ch:
+		default:
+		}
+		*w = waiter{ch: w.ch, t: t, g: g}
+		return w
+	}
+	return &waiter{ch: make(chan uint8, 1), t: t, g: g}
+}
+
+// putWaiter keeps w as its goroutine's spare once its wait is over: out of
+// every queue, with no wake left to come but one already sent.
+func putWaiter(w *waiter) {
+	if !w.queued {
+		w.unqueue = nil
+		w.t.spare = weak.Make(w)
+	}
 }
 
 // waitQueue is a FIFO of waiters, guarded by its owner's mutex.
