@@ -12,8 +12,9 @@ import "weak"
 // goroutine-leak profile, and a wait allocates nothing while the spare
 // survives (a GC may collect an idle spare; the next wait makes another).
 type waiter struct {
-	ch         chan uint8 // capacity 1: at most one wake is ever pending
-	t          *Thread    // the waiting goroutine's record, which keeps the spare
+	ch         chan uint8           // capacity 1: at most one wake is ever pending
+	t          *Thread              // the waiting goroutine's record, which keeps the spare
+	self       weak.Pointer[waiter] // made once: weak.Make takes a runtime lock
 	g          uint64
 	since      int64 // nanotime when it first queued, for starvation mode
 	next, prev *waiter
@@ -34,10 +35,12 @@ func getWaiter(g uint64) *waiter {
 		case <-w.ch:
 		default:
 		}
-		*w = waiter{ch: w.ch, t: t, g: g}
+		*w = waiter{ch: w.ch, t: t, g: g, self: w.self}
 		return w
 	}
-	return &waiter{ch: make(chan uint8, 1), t: t, g: g}
+	w := &waiter{ch: make(chan uint8, 1), t: t, g: g}
+	w.self = weak.Make(w)
+	return w
 }
 
 // putWaiter keeps w as its goroutine's spare once its wait is over: out of
@@ -45,7 +48,7 @@ func getWaiter(g uint64) *waiter {
 func putWaiter(w *waiter) {
 	if !w.queued {
 		w.unqueue = nil
-		w.t.spare = weak.Make(w)
+		w.t.spare = w.self
 	}
 }
 
