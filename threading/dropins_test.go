@@ -317,3 +317,30 @@ func TestGroup(t *testing.T) {
 		t.Fatal(one.Kind())
 	}
 }
+
+// A copy of a lock that has a wait queue never shares it: its first slow
+// path panics, as a copied sync.Cond does, instead of waking the original's
+// waiters or waiting forever.
+func TestLockCopyPanics(t *testing.T) {
+	l := threading.NewMutex(threading.WithName("copied"))
+	l.Lock()
+	th := threading.NewThread(func(context.Context) error { l.Lock(); l.Unlock(); return nil })
+	_ = th.Start()
+	waitUntil(t, "a waiter queues", func() bool { return l.Stats().Waiters == 1 })
+	// The copy go vet would flag, made where vet cannot see it.
+	v := reflect.New(reflect.TypeOf(l).Elem())
+	v.Elem().Set(reflect.ValueOf(l).Elem())
+	cp := v.Interface().(*threading.Mutex)
+	func() {
+		defer func() {
+			r := recover()
+			err, _ := r.(error)
+			if err == nil || !strings.Contains(err.Error(), "copied") {
+				t.Fatalf("recovered %v", r)
+			}
+		}()
+		cp.Lock() // locked (copied state): the slow path finds the copy
+	}()
+	l.Unlock()
+	_ = th.Join()
+}
