@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/threadmon/threadmon/internal/plumb"
 	"github.com/threadmon/threadmon/threading"
 )
 
@@ -167,7 +168,7 @@ func TestDenseGraph(t *testing.T) {
 // after it, and the graph has more cycles than can be listed.
 func TestDenseDeadlockRWLocks(t *testing.T) {
 	const n, readers = 16, 4
-	threading.SetNameReaders()
+	plumb.SetNameReaders()
 	locks := make([]*threading.RWLock, n)
 	for i := range locks {
 		locks[i] = threading.NewRWLock(threading.WithName(fmt.Sprintf("dense-rw-%d", i)))

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/threadmon/threadmon/internal/plumb"
 	"github.com/threadmon/threadmon/threading"
 )
 
@@ -152,7 +153,7 @@ func newDetector(opts []Option) *Detector {
 func Start(opts ...Option) *Detector {
 	d := newDetector(opts)
 	d.stop, d.done = make(chan struct{}), make(chan struct{})
-	threading.SetNameReaders() // readers blocking a writer belong in the graph
+	plumb.SetNameReaders() // readers blocking a writer belong in the graph
 	defaultMu.Lock()
 	if defaultDet == nil {
 		defaultDet = d
@@ -476,7 +477,7 @@ func breakCycle(r *Report) {
 		return
 	}
 	v := r.Threads[victim]
-	if th := threading.LookupThread(v.Ident); th != nil && threading.BreakWait(th, v.seq) {
+	if plumb.BreakWait(v.Ident, v.seq) {
 		r.Victim = v.Name
 		r.Text += fmt.Sprintf("\nBroken: the wait of %q was ended with ErrDeadlock.\n", v.Name)
 	}

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/threadmon/threadmon/internal/plumb"
 	"github.com/threadmon/threadmon/threading"
 )
 
@@ -20,7 +21,7 @@ import (
 // deadlock: it is reported once, with the stack of each edge's first
 // acquisition, before anything hangs.
 //
-// It watches every acquisition (threading.SetLockTracker), so it is for
+// It watches every acquisition (plumb.SetLockTracker), so it is for
 // staging: EnableLockOrder turns it on, as does THREADMON_LOCKORDER=1 at
 // start-up. Stacks are captured only when an edge is new.
 
@@ -72,7 +73,7 @@ type heldList struct {
 // all that checking reads.
 type heldItem struct {
 	id uint64
-	c  *threading.Class
+	c  *plumb.Class
 }
 
 type removal struct {
@@ -113,7 +114,7 @@ type lockOrder struct {
 
 	mu       sync.RWMutex
 	succ     map[uint32]map[uint32]*edgeInfo
-	classes  map[uint32]*threading.Class
+	classes  map[uint32]*plumb.Class
 	reported map[string]bool
 	reports  []*OrderReport
 	callback func(*OrderReport)
@@ -125,15 +126,15 @@ var order atomic.Pointer[lockOrder]
 // each report (they also go to threading's observers and logger). Calling it
 // again starts a new, empty order graph.
 func EnableLockOrder(callback func(*OrderReport)) {
-	lo := &lockOrder{succ: map[uint32]map[uint32]*edgeInfo{}, classes: map[uint32]*threading.Class{},
+	lo := &lockOrder{succ: map[uint32]map[uint32]*edgeInfo{}, classes: map[uint32]*plumb.Class{},
 		reported: map[string]bool{}, callback: callback}
 	order.Store(lo)
-	threading.SetLockTracker(lo)
+	plumb.SetLockTracker(lo)
 }
 
 // DisableLockOrder turns lock-order checking off.
 func DisableLockOrder() {
-	threading.SetLockTracker(nil)
+	plumb.SetLockTracker(nil)
 	order.Store(nil)
 }
 
@@ -154,9 +155,9 @@ func init() {
 	}
 }
 
-// Acquired implements threading.LockTracker; it runs on the acquiring
+// Acquired implements plumb.LockTracker; it runs on the acquiring
 // goroutine g.
-func (lo *lockOrder) Acquired(p threading.Primitive, c *threading.Class, g uint64) {
+func (lo *lockOrder) Acquired(id uint64, c *plumb.Class, g uint64) {
 	slot := &lo.slots[g%heldSlots]
 	h := slot.Load()
 	if h == nil || h.g != g {
@@ -164,7 +165,7 @@ func (lo *lockOrder) Acquired(p threading.Primitive, c *threading.Class, g uint6
 		slot.Store(h)
 	}
 	h.applyPending()
-	var fresh []*threading.Class
+	var fresh []*plumb.Class
 	for _, it := range h.items {
 		// The overflow class mixes unrelated locks (past threading's bound
 		// on classes): an edge through it would be a guess, never drawn.
@@ -185,21 +186,21 @@ func (lo *lockOrder) Acquired(p threading.Primitive, c *threading.Class, g uint6
 			fresh = append(fresh, it.c)
 		}
 	}
-	h.items = append(h.items, heldItem{p.ID(), c})
+	h.items = append(h.items, heldItem{id, c})
 	for _, from := range fresh {
 		lo.edge(from, c, g)
 	}
 }
 
-// Released implements threading.LockTracker; g is the goroutine that
+// Released implements plumb.LockTracker; g is the goroutine that
 // acquired p, which may not be the one releasing it.
-func (lo *lockOrder) Released(p threading.Primitive, c *threading.Class, g uint64) {
+func (lo *lockOrder) Released(id uint64, c *plumb.Class, g uint64) {
 	h := lo.slots[g%heldSlots].Load()
 	if h == nil || h.g != g {
 		return // taken before checking was on, or the slot was taken over
 	}
 	if threading.GetIdent() != g {
-		r := &removal{item: heldItem{p.ID(), c}}
+		r := &removal{item: heldItem{id, c}}
 		for {
 			r.next = h.pending.Load()
 			if h.pending.CompareAndSwap(r.next, r) {
@@ -208,11 +209,11 @@ func (lo *lockOrder) Released(p threading.Primitive, c *threading.Class, g uint6
 		}
 	}
 	h.applyPending()
-	h.remove(heldItem{p.ID(), c})
+	h.remove(heldItem{id, c})
 }
 
 // edge records from→to, and reports the cycle it closes, if any.
-func (lo *lockOrder) edge(from, to *threading.Class, g uint64) {
+func (lo *lockOrder) edge(from, to *plumb.Class, g uint64) {
 	lo.mu.RLock()
 	_, ok := lo.succ[from.ID][to.ID]
 	lo.mu.RUnlock()
@@ -289,7 +290,7 @@ func (lo *lockOrder) reportLocked(cycle []uint32) *OrderReport {
 	r := &OrderReport{Time: time.Now()}
 	label := func(id uint32) string {
 		c := lo.classes[id]
-		return fmt.Sprintf("%s %q", c.Kind, c.Label)
+		return fmt.Sprintf("%s %q", threading.Kind(c.Kind), c.Label)
 	}
 	var b strings.Builder
 	b.WriteString("Lock order inversion (a potential deadlock):\n")

@@ -2,12 +2,12 @@ package contention
 
 import (
 	"fmt"
-	"io"
 	"runtime"
 	"time"
 
 	"github.com/google/pprof/profile"
 
+	"github.com/threadmon/threadmon/internal/plumb"
 	"github.com/threadmon/threadmon/threading"
 )
 
@@ -23,9 +23,6 @@ const (
 	// stacks (delay 0).
 	ViewReleasers = "releasers"
 )
-
-// Profile is the classes view of ProfileOf.
-func Profile() *profile.Profile { p, _ := ProfileOf(ViewClasses); return p }
 
 // ProfileOf is a contention profile in pprof's format, like the runtime's
 // mutex profile: samples of [contentions, delay] with labels kind and name,
@@ -49,12 +46,12 @@ func ProfileOf(view string) (*profile.Profile, error) {
 			rows = append(rows, row{c.Kind.String(), c.Label, c.Stack, c.Stats.Contentions, c.Stats.WaitTotal})
 		}
 	case ViewWaiters, ViewReleasers:
-		samples, _ := threading.WaiterStacks()
+		samples, _ := plumb.WaiterStacks()
 		if view == ViewReleasers {
-			samples, _ = threading.ReleaserStacks()
+			samples, _ = plumb.ReleaserStacks()
 		}
 		for _, s := range samples {
-			rows = append(rows, row{s.Kind.String(), s.Label, s.Stack, s.Count, s.Delay})
+			rows = append(rows, row{threading.Kind(s.Kind).String(), s.Label, s.Stack, s.Count, s.Delay})
 		}
 	default:
 		return nil, fmt.Errorf("unknown view %q: want classes, waiters or releasers", view)
@@ -112,7 +109,3 @@ func ProfileOf(view string) (*profile.Profile, error) {
 	}
 	return p, nil
 }
-
-// WriteProfile writes the classes view, gzipped protobuf, as `go tool pprof`
-// reads.
-func WriteProfile(w io.Writer) error { return Profile().Write(w) }

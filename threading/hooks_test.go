@@ -334,17 +334,17 @@ func TestBreakWait(t *testing.T) {
 		_ = th.Start()
 		var w WaitInfo
 		eventually(t, "waiting", func() bool { var ok bool; w, ok = th.Waiting(); return ok })
-		if BreakWait(th, w.Seq+1000) {
+		if breakWait(th, w.Seq+1000) {
 			t.Fatal("a stale sequence number broke a wait")
 		}
-		if !BreakWait(th, w.Seq) {
+		if !breakWait(th, w.Seq) {
 			t.Fatal("BreakWait refused")
 		}
 		if err := <-errc; !errors.Is(err, ErrDeadlock) || !errors.Is(err, ErrRuntime) {
 			t.Fatal(err)
 		}
 		_ = th.Join()
-		if BreakWait(th, w.Seq) {
+		if breakWait(th, w.Seq) {
 			t.Fatal("broke an ended wait")
 		}
 	}
@@ -366,7 +366,7 @@ func TestBreakWait(t *testing.T) {
 	_ = th.Start()
 	var w WaitInfo
 	eventually(t, "waiting", func() bool { var ok bool; w, ok = th.Waiting(); return ok })
-	if BreakWait(th, w.Seq) {
+	if breakWait(th, w.Seq) {
 		t.Fatal("broke a wait without a Context")
 	}
 	_ = l.Release()
@@ -425,7 +425,7 @@ func TestSemaphoreHolders(t *testing.T) {
 		t.Fatalf("a signal-used semaphore still names holders: %v", h)
 	}
 	var rw RWLock
-	SetNameReaders()
+	setNameReaders()
 	rw.RLock()
 	if h := rw.Holders(); len(h) != 1 || h[0] != GetIdent() {
 		t.Fatalf("reader holders %v", h)

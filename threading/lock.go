@@ -50,7 +50,7 @@ func (l *Lock) Acquire() {
 }
 
 // acquired does the optional work after an acquisition: hold sampling and the
-// LockTracker.
+// lock tracker.
 func (l *Lock) acquired(g uint64) {
 	if holdEvery.Load() != 0 && sampleHold() {
 		startHold(getExt(&l.m.x, KindLock))

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/threadmon/threadmon/internal/plumb"
 )
 
 // Kind names a type of primitive.
@@ -122,7 +124,7 @@ type meta struct {
 
 	holdStart atomic.Int64 // sampled hold: nanotime of the sampled acquire, or 0
 
-	cls atomic.Pointer[Class] // interned lock class, for a LockTracker
+	cls atomic.Pointer[plumb.Class] // interned lock class, for the lock tracker
 }
 
 // ext is the part of a primitive that only the slow path needs: its identity

@@ -265,7 +265,7 @@ func (rw *RWLock) Stats() Stats {
 
 // Holders implements Primitive: the writer, if one holds the lock, else the
 // readers, while each reader unlocks its own read lock (see holderSlots) and
-// SetNameReaders is on.
+// naming is on (setNameReaders).
 func (rw *RWLock) Holders() []uint64 {
 	if rw.readerCount.Load() < 0 && rw.readerWait.Load() <= 0 {
 		if g := rw.writer(); g != 0 {
@@ -287,12 +287,12 @@ func (rw *RWLock) String() string {
 // nameReaders turns on naming RWLock readers.
 var nameReaders atomic.Bool
 
-// SetNameReaders turns on naming the readers of every RWLock, for the
+// setNameReaders turns on naming the readers of every RWLock, for the
 // wait-for graph: it costs a CAS on RLock and on RUnlock, so it is off until
 // something needs it (contention.Start turns it on). Once on, it stays on. A
 // read lock taken before is not named, and its RUnlock stops the naming of
 // that lock's readers (it looks like a release by another goroutine).
-func SetNameReaders() { nameReaders.Store(true) }
+func setNameReaders() { nameReaders.Store(true) }
 
 // sema is a plain counting semaphore for RWLock's internal hand-offs.
 type sema struct {

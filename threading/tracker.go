@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/threadmon/threadmon/internal/plumb"
 )
 
 // Hold-time sampling. holdEvery is 0 when off, else 1 in holdEvery
@@ -27,7 +29,7 @@ func SetHoldSampling(n int) {
 }
 
 // extra is non-zero when the lock fast paths have more to do than take the
-// lock: hold sampling or a LockTracker. One load of it is all the fast path
+// lock: hold sampling or a lock tracker. One load of it is all the fast path
 // pays for either being possible.
 var extra atomic.Uint32
 
@@ -42,24 +44,16 @@ func updateExtra() {
 	extra.Store(v)
 }
 
-// LockTracker sees every acquisition and release of a Lock, of an RLock (the
-// outermost level) and of an RWLock's write side, when installed with
-// SetLockTracker: what lock-order checking (package contention) needs. It
-// runs on the fast path, so it must be quick; g is the goroutine that
-// acquired the lock (for a Lock released by another thread, still the
-// acquirer).
-type LockTracker interface {
-	Acquired(p Primitive, c *Class, g uint64)
-	Released(p Primitive, c *Class, g uint64)
-}
-
-type trackerBox struct{ t LockTracker }
+// The lock tracker (plumb.LockTracker) sees every acquisition and release
+// of a Lock, of an RLock (the outermost level) and of an RWLock's write side:
+// what lock-order checking (package contention) needs.
+type trackerBox struct{ t plumb.LockTracker }
 
 var tracker atomic.Pointer[trackerBox]
 
-// SetLockTracker installs t (nil removes it). Locks already held when it is
+// setLockTracker installs t (nil removes it). Locks already held when it is
 // installed are not known to it.
-func SetLockTracker(t LockTracker) {
+func setLockTracker(t plumb.LockTracker) {
 	if t == nil {
 		tracker.Store(nil)
 	} else {
@@ -70,26 +64,14 @@ func SetLockTracker(t LockTracker) {
 
 func trackAcquired(p Primitive, x *atomic.Pointer[ext], kind Kind, g uint64) {
 	if b := tracker.Load(); b != nil {
-		b.t.Acquired(p, classInfo(getExt(x, kind).meta), g)
+		b.t.Acquired(p.ID(), classInfo(getExt(x, kind).meta), g)
 	}
 }
 
 func trackReleased(p Primitive, x *atomic.Pointer[ext], kind Kind, g uint64) {
 	if b := tracker.Load(); b != nil {
-		b.t.Released(p, classInfo(getExt(x, kind).meta), g)
+		b.t.Released(p.ID(), classInfo(getExt(x, kind).meta), g)
 	}
-}
-
-// Class is a lock class: the primitives of one kind and one label (name, or
-// creation site), as Linux lockdep groups locks. ID is small and dense.
-type Class struct {
-	ID    uint32
-	Kind  Kind
-	Label string
-	// Overflow marks the one class per kind that stands for every class
-	// past the table's bound (maxClasses): it mixes unrelated locks, so
-	// lock-order checking must not draw edges through it.
-	Overflow bool
 }
 
 // maxClasses bounds the lock-class table, as lockdep bounds its keys: a
@@ -98,29 +80,29 @@ const maxClasses = 1 << 14
 
 var classTable struct {
 	mu sync.Mutex
-	m  map[classKey]*Class
+	m  map[classKey]*plumb.Class
 }
 
 // classInfo returns the interned Class of a primitive's ext.
-func classInfo(e *meta) *Class {
+func classInfo(e *meta) *plumb.Class {
 	if c := e.cls.Load(); c != nil {
 		return c
 	}
 	k := classKey{e.kind, entryLabel(e)}
 	classTable.mu.Lock()
 	if classTable.m == nil {
-		classTable.m = make(map[classKey]*Class)
+		classTable.m = make(map[classKey]*plumb.Class)
 	}
 	c := classTable.m[k]
 	if c == nil && len(classTable.m) >= maxClasses {
 		k.label = OverflowLabel
 		if c = classTable.m[k]; c == nil {
-			c = &Class{ID: uint32(len(classTable.m) + 1), Kind: k.kind, Label: k.label, Overflow: true}
+			c = &plumb.Class{ID: uint32(len(classTable.m) + 1), Kind: uint8(k.kind), Label: k.label, Overflow: true}
 			classTable.m[k] = c
 		}
 	}
 	if c == nil {
-		c = &Class{ID: uint32(len(classTable.m) + 1), Kind: k.kind, Label: k.label}
+		c = &plumb.Class{ID: uint32(len(classTable.m) + 1), Kind: uint8(k.kind), Label: k.label}
 		classTable.m[k] = c
 	}
 	classTable.mu.Unlock()

@@ -208,12 +208,12 @@ func (s *waitScope) end(out Outcome) {
 	notify(func(o Observer) { o.ObserveWait(ev) })
 }
 
-// BreakWait ends a thread's wait with ErrDeadlock, as a database aborts one
+// breakWait ends a thread's wait with ErrDeadlock, as a database aborts one
 // transaction to break a deadlock: the deadlock detector's "break" policy.
 // Only a wait through a Context (AcquireContext on a Lock, RLock or
-// semaphore) whose sequence number is seq can be broken; BreakWait reports
+// semaphore) whose sequence number is seq can be broken; breakWait reports
 // whether it was.
-func BreakWait(t *Thread, seq uint64) bool {
+func breakWait(t *Thread, seq uint64) bool {
 	r := t.waiting.Load()
 	if r == nil || r.info.Seq != seq || !r.info.Cancellable || r.ent == nil {
 		return false

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/threadmon/threadmon/internal/plumb"
 )
 
 // With SetWaitStacks on, every wait that blocked is also counted by its
@@ -14,17 +16,9 @@ import (
 // of a contention profile. The tables are bounded; samples past the bound are
 // counted in Dropped.
 
-// StackSample is the waits (or hand-offs) of one class of primitive at one
-// stack.
-type StackSample struct {
-	Kind  Kind
-	Label string
-	// Stack is innermost frame first.
-	Stack []uintptr
-	Count uint64
-	// Delay is the total wait, for waiter samples; 0 for releasers.
-	Delay time.Duration
-}
+// StackSample is plumb.StackSample: the waits (or hand-offs) of one class of
+// primitive at one stack.
+type StackSample = plumb.StackSample
 
 const maxStackSamples = 4096
 
@@ -63,7 +57,7 @@ func (t *stackTable) add(kind Kind, label string, pcs []uintptr, d time.Duration
 			t.dropped.Add(1)
 			return
 		}
-		s = &StackSample{Kind: kind, Label: label, Stack: append([]uintptr(nil), pcs...)}
+		s = &StackSample{Kind: uint8(kind), Label: label, Stack: append([]uintptr(nil), pcs...)}
 		t.m[key] = s
 	}
 	s.Count++
@@ -82,15 +76,15 @@ func (t *stackTable) snapshot() []StackSample {
 	return out
 }
 
-// WaiterStacks returns the waits counted by the stacks where they blocked
+// waiterStacksSnapshot returns the waits counted by the stacks where they blocked
 // (SetWaitStacks must be on), and how many were dropped past the bound.
-func WaiterStacks() ([]StackSample, uint64) {
+func waiterStacksSnapshot() ([]StackSample, uint64) {
 	return waiterStacks.snapshot(), waiterStacks.dropped.Load()
 }
 
-// ReleaserStacks returns the hand-offs to parked waiters counted by the
+// releaserStacksSnapshot returns the hand-offs to parked waiters counted by the
 // releasers' stacks (SetWaitStacks must be on), and how many were dropped.
-func ReleaserStacks() ([]StackSample, uint64) {
+func releaserStacksSnapshot() ([]StackSample, uint64) {
 	return releaserStacks.snapshot(), releaserStacks.dropped.Load()
 }
 

@@ -19,8 +19,8 @@ type waiter struct {
 	since      int64 // nanotime when it first queued, for starvation mode
 	next, prev *waiter
 	queued     bool
-	// breakable marks a wait through a Context that BreakWait may end;
-	// unqueue then fixes the primitive's state after BreakWait took the
+	// breakable marks a wait through a Context that breakWait may end;
+	// unqueue then fixes the primitive's state after breakWait took the
 	// waiter out of its queue (clears a Lock's waiters bit, ...).
 	breakable bool
 	unqueue   func()

@@ -1,0 +1,56 @@
+// Package plumb is the plumbing between package threading and the packages
+// of this module built on it (contention): what they need from each other
+// and users of threading do not. threading fills in the functions when it
+// is initialised; everything here may change without notice.
+package plumb
+
+import "time"
+
+// Class is a lock class: the primitives of one kind and one label (name, or
+// creation site), as Linux lockdep groups locks. ID is small and dense.
+type Class struct {
+	ID    uint32
+	Kind  uint8 // a threading.Kind
+	Label string
+	// Overflow marks the one class per kind that stands for every class
+	// past threading's bound on classes: it mixes unrelated locks, so
+	// lock-order checking must not draw edges through it.
+	Overflow bool
+}
+
+// LockTracker sees every acquisition and release of a Lock, of an RLock (the
+// outermost level) and of an RWLock's write side: what lock-order checking
+// needs. It runs on the fast path, so it must be quick. id is the
+// primitive's ID (0 while unregistered); g is the goroutine that acquired the
+// lock (for a Lock released by another thread, still the acquirer).
+type LockTracker interface {
+	Acquired(id uint64, c *Class, g uint64)
+	Released(id uint64, c *Class, g uint64)
+}
+
+// StackSample is the waits (or hand-offs) of one class of primitive at one
+// stack.
+type StackSample struct {
+	Kind  uint8 // a threading.Kind
+	Label string
+	// Stack is innermost frame first.
+	Stack []uintptr
+	Count uint64
+	// Delay is the total wait, for waiter samples; 0 for releasers.
+	Delay time.Duration
+}
+
+// Set by package threading.
+var (
+	// BreakWait ends the wait of goroutine ident with ErrDeadlock if it is
+	// the wait with sequence number seq, made through a Context, and parked
+	// in a queue; it reports whether it did.
+	BreakWait func(ident, seq uint64) bool
+	// SetNameReaders turns on naming RWLock readers for the wait-for graph.
+	SetNameReaders func()
+	// SetLockTracker installs t (nil removes it).
+	SetLockTracker func(t LockTracker)
+	// WaiterStacks and ReleaserStacks return the stack tables SetWaitStacks
+	// fills, and how many samples were dropped past their bound.
+	WaiterStacks, ReleaserStacks func() ([]StackSample, uint64)
+)

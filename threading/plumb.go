@@ -1,0 +1,16 @@
+package threading
+
+import "github.com/threadmon/threadmon/internal/plumb"
+
+// What package contention needs from this package and users do not goes
+// through internal/plumb, so that go doc shows users only what is theirs.
+func init() {
+	plumb.BreakWait = func(ident, seq uint64) bool {
+		t := lookupThread(ident)
+		return t != nil && breakWait(t, seq)
+	}
+	plumb.SetNameReaders = setNameReaders
+	plumb.SetLockTracker = setLockTracker
+	plumb.WaiterStacks = waiterStacksSnapshot
+	plumb.ReleaserStacks = releaserStacksSnapshot
+}
