@@ -1,13 +1,12 @@
 package contention
 
 import (
-	"bytes"
 	"runtime"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/threadmon/threadmon/internal/gdump"
 	"golang.org/x/sync/singleflight"
 )
 
@@ -113,34 +112,12 @@ func takeDump() *stackDump {
 func (d *stackDump) stack(id uint64) string {
 	d.once.Do(func() {
 		d.blocks = map[uint64][2]int{}
-		for off := 0; off < len(d.buf); {
-			end := bytes.Index(d.buf[off:], []byte("\n\n"))
-			if end < 0 {
-				end = len(d.buf)
-			} else {
-				end += off
-			}
-			if id, ok := goroutineID(d.buf[off:end]); ok {
-				d.blocks[id] = [2]int{off, end}
-			}
-			off = end + 2
-		}
+		gdump.Blocks(d.buf, func(id uint64, start, end int) { d.blocks[id] = [2]int{start, end} })
 	})
 	if s, ok := d.blocks[id]; ok {
 		return string(d.buf[s[0]:s[1]])
 	}
 	return ""
-}
-
-// goroutineID parses the header line "goroutine 12 [...]:" of a block.
-func goroutineID(block []byte) (uint64, bool) {
-	rest, ok := bytes.CutPrefix(block, []byte("goroutine "))
-	if !ok {
-		return 0, false
-	}
-	num, _, _ := bytes.Cut(rest, []byte(" "))
-	id, err := strconv.ParseUint(string(num), 10, 64)
-	return id, err == nil
 }
 
 // goroutineStacks returns the stacks of the given goroutines from a shared

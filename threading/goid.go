@@ -1,11 +1,10 @@
 package threading
 
 import (
-	"bytes"
 	"runtime"
-	"strconv"
 
 	"github.com/petermattis/goid"
+	"github.com/threadmon/threadmon/internal/gdump"
 )
 
 // goidTrusted is set once, at package initialisation, when goid.Get agrees
@@ -26,18 +25,7 @@ func curGoid() uint64 {
 func stackGoid() uint64 {
 	var buf [64]byte
 	n := runtime.Stack(buf[:], false)
-	return parseGoroutineHeader(buf[:n])
-}
-
-func parseGoroutineHeader(b []byte) uint64 {
-	b = bytes.TrimPrefix(b, []byte("goroutine "))
-	if i := bytes.IndexByte(b, ' '); i > 0 {
-		b = b[:i]
-	}
-	id, err := strconv.ParseUint(string(b), 10, 64)
-	if err != nil {
-		return 0
-	}
+	id, _ := gdump.Header(buf[:n])
 	return id
 }
 

@@ -1,7 +1,6 @@
 package threading
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"runtime"
@@ -9,6 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 	"weak"
+
+	"github.com/threadmon/threadmon/internal/gdump"
 )
 
 // The thread registry: every live Thread and dummy, by goroutine id, in
@@ -192,21 +193,7 @@ func liveGoroutines() map[uint64]bool {
 		stackBuf = make([]byte, 2*len(stackBuf))
 	}
 	live := make(map[uint64]bool, runtime.NumGoroutine()+16)
-	b := stackBuf[:n]
-	prefix := []byte("goroutine ")
-	for len(b) > 0 {
-		line := b
-		if i := bytes.IndexByte(b, '\n'); i >= 0 {
-			line, b = b[:i], b[i+1:]
-		} else {
-			b = nil
-		}
-		if bytes.HasPrefix(line, prefix) {
-			if g := parseGoroutineHeader(line); g != 0 {
-				live[g] = true
-			}
-		}
-	}
+	gdump.Blocks(stackBuf[:n], func(g uint64, _, _ int) { live[g] = true })
 	if len(stackBuf) > 1<<24 { // do not keep a huge buffer between prunes
 		stackBuf = nil
 	}
