@@ -224,6 +224,7 @@ type upCollector struct{ sc *sidecar }
 func (upCollector) Describe(chan<- *prometheus.Desc) {}
 
 func (c upCollector) Collect(ch chan<- prometheus.Metric) {
+	emitted := map[string]bool{} // two targets on one host:port (other paths) with the same labels: the first
 	for _, t := range c.sc.list() {
 		t.mu.Lock()
 		up, labels := t.state.Up, t.labels
@@ -244,6 +245,11 @@ func (c upCollector) Collect(ch chan<- prometheus.Metric) {
 			}
 			names, values = append(names, name), append(values, labels[k])
 		}
+		key := strings.Join(names, "\xff") + "\xfe" + strings.Join(values, "\xff")
+		if emitted[key] {
+			continue
+		}
+		emitted[key] = true
 		v := 0.0
 		if up {
 			v = 1

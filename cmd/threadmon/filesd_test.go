@@ -105,3 +105,17 @@ func TestFileSDURLs(t *testing.T) {
 		}
 	}
 }
+
+// Two targets on one host:port (other paths) do not break /metrics.
+func TestTargetUpSameHost(t *testing.T) {
+	a := startTarget(t, &fakeTarget{graph: goodGraph("same-host")})
+	base, _ := sidecarServer(t, a+"/one", a+"/two")
+	waitFor(t, "both polled", func() bool {
+		st := targetStates(t, base)
+		return st[a+"/one"].Up && st[a+"/two"].Up
+	})
+	resp, body := do(t, "GET", base+"/metrics", "")
+	if resp.StatusCode != 200 || strings.Count(body, "threadmon_target_up{") != 1 {
+		t.Fatalf("/metrics: %d\n%s", resp.StatusCode, body)
+	}
+}

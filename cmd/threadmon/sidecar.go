@@ -139,6 +139,7 @@ type target struct {
 	state   TargetState
 	snap    *snapshot
 	reports []*contention.Report
+	removed bool // no longer watched: a poll in flight keeps nothing
 }
 
 // parseTarget checks a target URL: http or https, with a host. Credentials
@@ -260,7 +261,7 @@ func (sc *sidecar) setTargets(static, found []*target) {
 		seen[t.key] = true
 		if o := old[t.key]; o != nil {
 			o.mu.Lock()
-			o.labels, o.source, o.user = t.labels, t.source, t.user
+			o.labels, o.source = t.labels, t.source
 			o.state.Labels, o.state.Source = t.labels, t.source
 			o.mu.Unlock()
 			next = append(next, o)
@@ -276,6 +277,7 @@ func (sc *sidecar) setTargets(static, found []*target) {
 	for _, t := range sc.targets {
 		if !seen[t.key] {
 			t.mu.Lock()
+			t.removed = true
 			if t.snap != nil {
 				sc.retained.Add(-t.snap.bytes)
 				t.snap = nil
@@ -383,10 +385,13 @@ func (sc *sidecar) poll(ctx context.Context, t *target) {
 		found, err = sc.check(ctx, t, snap.graph)
 	}
 	d := time.Since(start)
-	sc.pollDur.WithLabelValues(t.name).Observe(d.Seconds())
 
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.removed {
+		return
+	}
+	sc.pollDur.WithLabelValues(t.name).Observe(d.Seconds())
 	t.state.LastPoll, t.state.PollSeconds = start, d.Seconds()
 	if err == nil {
 		old := int64(0)
