@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/json"
 	"net/http"
@@ -63,15 +64,6 @@ type (
 		Target int  `json:"target"`
 		Stale  bool `json:"stale,omitempty"`
 	}
-	// viewGraph is contention.Graph's JSON with the targets added.
-	viewGraph struct {
-		Time       time.Time              `json:"time"`
-		Threads    []*viewThread          `json:"threads"`
-		Primitives []*viewPrimitive       `json:"primitives"`
-		Edges      []contention.Edge      `json:"edges"`
-		Deadlocked []contention.Component `json:"deadlocked"`
-		Targets    []TargetState          `json:"targets"`
-	}
 	viewTop struct {
 		ByWait  []viewContended `json:"by_wait"`
 		ByCount []viewContended `json:"by_count"`
@@ -81,12 +73,52 @@ type (
 // maxTop caps the merged most-contended lists.
 const maxTop = 50
 
-// publish builds the merged view from every target's last good snapshot and
-// makes it the one served. Every id gets the target's id as a prefix
-// ("3:t12"), every name the target's host ("10.0.0.7:6060/worker-1").
+// jsonList writes a JSON array element by element, so that the merged view
+// is serialized without first being built whole in memory.
+type jsonList struct {
+	buf bytes.Buffer
+	enc *json.Encoder
+	n   int
+}
+
+func newJSONList(sizeHint int) *jsonList {
+	l := &jsonList{}
+	l.buf.Grow(sizeHint + sizeHint/8 + 64)
+	l.buf.WriteByte('[')
+	l.enc = json.NewEncoder(&l.buf)
+	return l
+}
+
+func (l *jsonList) add(v any) {
+	if l.n > 0 {
+		l.buf.WriteByte(',')
+	}
+	l.n++
+	_ = l.enc.Encode(v) // plain data: no error
+}
+
+func (l *jsonList) bytes() []byte {
+	l.buf.WriteByte(']')
+	return l.buf.Bytes()
+}
+
+// publish serializes the merged view from every target's last good
+// snapshot and makes it the one served. Every id gets the target's id as a
+// prefix ("3:t12"), every name the target's host ("10.0.0.7:6060/worker-1").
+// Deadlocked components never span two targets: each target's are its own
+// graph's, found when it was checked.
 func (sc *sidecar) publish() {
 	now := time.Now()
-	g := viewGraph{Time: now, Threads: []*viewThread{}, Primitives: []*viewPrimitive{}, Edges: []contention.Edge{}, Targets: []TargetState{}}
+	last := sc.view.Load()
+	hint := func(path string) int {
+		if last == nil {
+			return 0
+		}
+		return len(last.bodies[path])
+	}
+	states := []TargetState{}
+	threads, prims := newJSONList(hint("/threads")), newJSONList(hint("/primitives"))
+	edges, deadlocked := newJSONList(hint("/graph")-hint("/threads")-hint("/primitives")), newJSONList(0)
 	reports := []viewReport{}
 	top := viewTop{ByWait: []viewContended{}, ByCount: []viewContended{}}
 	order := []viewOrder{}
@@ -94,13 +126,13 @@ func (sc *sidecar) publish() {
 		t.mu.Lock()
 		state, snap, reps := t.state, t.snap, t.reports
 		t.mu.Unlock()
-		g.Targets = append(g.Targets, state)
+		states = append(states, state)
 		if snap == nil {
 			continue
 		}
 		pre, name, stale := strconv.Itoa(t.id)+":", t.name+"/", state.Stale
 		for _, th := range snap.graph.Threads {
-			c := &viewThread{Thread: *th, Target: t.id, Stale: stale}
+			c := viewThread{Thread: *th, Target: t.id, Stale: stale}
 			c.ID, c.Name, c.Stack = pre+th.ID, name+th.Name, ""
 			c.Holds = prefixAll(pre, th.Holds)
 			if th.Wait != nil {
@@ -108,17 +140,21 @@ func (sc *sidecar) publish() {
 				w.Primitive = pre + w.Primitive
 				c.Wait = &w
 			}
-			g.Threads = append(g.Threads, c)
+			threads.add(&c)
 		}
 		for _, p := range snap.graph.Primitives {
-			c := &viewPrimitive{Primitive: *p, Target: t.id, Stale: stale}
+			c := viewPrimitive{Primitive: *p, Target: t.id, Stale: stale}
 			c.ID, c.Label = pre+p.ID, name+p.Label
 			c.Holders = prefixAll(pre, p.Holders)
-			g.Primitives = append(g.Primitives, c)
+			prims.add(&c)
 		}
 		for _, e := range snap.graph.Edges {
 			e.From, e.To = pre+e.From, pre+e.To
-			g.Edges = append(g.Edges, e)
+			edges.add(&e)
+		}
+		for _, c := range snap.graph.Components() {
+			c.Threads, c.Primitives, c.Cycle = prefixAll(pre, c.Threads), prefixAll(pre, c.Primitives), prefixAll(pre, c.Cycle)
+			deadlocked.add(&c)
 		}
 		for _, r := range reps {
 			c := viewReport{Report: *r, Target: t.id, Stale: stale}
@@ -140,30 +176,45 @@ func (sc *sidecar) publish() {
 			order = append(order, viewOrder{OrderReport: r, Target: t.id, Stale: stale})
 		}
 	}
-	// The deadlocked components, by the merged ids.
-	mg := &contention.Graph{Time: now, Threads: make([]*contention.Thread, len(g.Threads)),
-		Primitives: make([]*contention.Primitive, len(g.Primitives)), Edges: g.Edges}
-	for i, th := range g.Threads {
-		mg.Threads[i] = &th.Thread
-	}
-	for i, p := range g.Primitives {
-		mg.Primitives[i] = &p.Primitive
-	}
-	g.Deadlocked = mg.Components()
 	slices.SortStableFunc(top.ByWait, func(a, b viewContended) int { return cmp.Compare(b.WaitSeconds, a.WaitSeconds) })
 	slices.SortStableFunc(top.ByCount, func(a, b viewContended) int { return cmp.Compare(b.Contentions, a.Contentions) })
 	top.ByWait, top.ByCount = top.ByWait[:min(len(top.ByWait), maxTop)], top.ByCount[:min(len(top.ByCount), maxTop)]
 
 	v := &view{at: now, bodies: map[string][]byte{}}
-	for path, x := range map[string]any{"/targets": g.Targets, "/graph": g, "/threads": g.Threads, "/primitives": g.Primitives,
-		"/deadlocks": reports, "/contention": top, "/lockorder": order} {
+	marshal := func(x any) []byte {
 		b, err := json.Marshal(x)
 		if err != nil { // not reached: every value is plain data
-			sc.log.Error("view not serialized", zap.String("path", path), zap.Error(err))
-			b = []byte(`{"error":"not serialized"}`)
+			sc.log.Error("view not serialized", zap.Error(err))
+			return []byte("null")
 		}
-		v.bodies[path] = append(b, '\n')
+		return b
 	}
+	// /graph is contention.Graph's JSON with the targets added; /threads,
+	// /primitives and /targets are parts of it, served without a copy.
+	graph := make([]byte, 0, hint("/graph")+hint("/graph")/8+64)
+	var spans [][2]int
+	part := func(b []byte) {
+		spans = append(spans, [2]int{len(graph), len(graph) + len(b)})
+		graph = append(graph, b...)
+	}
+	graph = append(graph, `{"time":`...)
+	graph = append(graph, marshal(now)...)
+	graph = append(graph, `,"threads":`...)
+	part(threads.bytes())
+	graph = append(graph, `,"primitives":`...)
+	part(prims.bytes())
+	graph = append(graph, `,"edges":`...)
+	graph = append(graph, edges.bytes()...)
+	graph = append(graph, `,"deadlocked":`...)
+	graph = append(graph, deadlocked.bytes()...)
+	graph = append(graph, `,"targets":`...)
+	part(marshal(states))
+	graph = append(graph, '}')
+	for i, path := range []string{"/threads", "/primitives", "/targets"} {
+		v.bodies[path] = graph[spans[i][0]:spans[i][1]:spans[i][1]]
+	}
+	v.bodies["/graph"] = graph
+	v.bodies["/deadlocks"], v.bodies["/contention"], v.bodies["/lockorder"] = marshal(reports), marshal(top), marshal(order)
 	sc.view.Store(v)
 }
 
