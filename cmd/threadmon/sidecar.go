@@ -83,6 +83,7 @@ const (
 	// maxStackBytes one thread's stack in them.
 	maxReportsPerTarget = 16
 	maxStackBytes       = 16 << 10
+	maxReason           = 400
 )
 
 // TargetState is what threadmon knows of one watched service.
@@ -406,10 +407,15 @@ func (sc *sidecar) poll(ctx context.Context, t *target) {
 		if ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			return // threadmon is stopping
 		}
-		if t.state.Up || t.state.Reason != err.Error() {
-			sc.log.Warn("target down", zap.String("target", t.shown), zap.Error(err))
+		// The reason quotes what the target sent: a few hundred bytes of it.
+		reason := err.Error()
+		if len(reason) > maxReason {
+			reason = strings.ToValidUTF8(reason[:maxReason], "") + "…"
 		}
-		t.state.Up, t.state.Reason = false, err.Error()
+		if t.state.Up || t.state.Reason != reason {
+			sc.log.Warn("target down", zap.String("target", t.shown), zap.String("reason", reason))
+		}
+		t.state.Up, t.state.Reason = false, reason
 		if t.snap != nil && start.Sub(t.state.LastOK) > sc.opts.dropAfter {
 			sc.log.Info("stale data dropped", zap.String("target", t.shown), zap.Time("last_ok", t.state.LastOK))
 			sc.retained.Add(-t.snap.bytes)
