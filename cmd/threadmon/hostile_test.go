@@ -126,6 +126,23 @@ func checkServing(t *testing.T, base string) {
 	}
 }
 
+// goodTarget starts a well-behaved target.
+func goodTarget(t *testing.T) string {
+	return startTarget(t, &fakeTarget{graph: goodGraph("good-holder", "good-waiter")})
+}
+
+// healthy checks, after a hostile case, that threadmon answers every
+// /api/* path within 2 s, that the good target is up, and that the heap in
+// use peaked under limit.
+func healthy(t *testing.T, base, good string, peak func() uint64, limit uint64) {
+	t.Helper()
+	checkServing(t, base)
+	waitFor(t, "the good target up", func() bool { return targetStates(t, base)[good].Up })
+	if p := peak(); p > limit {
+		t.Fatalf("heap in use peaked at %d MiB, over %d MiB", p>>20, limit>>20)
+	}
+}
+
 func targetStates(t *testing.T, base string) map[string]TargetState {
 	t.Helper()
 	c := &http.Client{Timeout: 2 * time.Second}
@@ -342,10 +359,11 @@ func TestCredentialsRedacted(t *testing.T) {
 	closed.Close()
 	withCreds := strings.Replace(srv.URL, "http://", "http://ops:hunter2secret@", 1)
 	core, logs := observer.New(zap.DebugLevel)
-	base, _ := sidecarWith(t, serverOptions{log: zap.New(core), sidecar: sidecarOptions{targets: []string{withCreds, downURL}}})
+	good, peak := goodTarget(t), memPeak(t)
+	base, _ := sidecarWith(t, serverOptions{log: zap.New(core), sidecar: sidecarOptions{targets: []string{good, withCreds, downURL}}})
 	waitFor(t, "both polled", func() bool {
 		st := targetStates(t, base)
-		return len(st) == 2 && authed.Load() && st[strings.Replace(withCreds, "hunter2secret", "xxxxx", 1)].Up
+		return len(st) == 3 && authed.Load() && st[strings.Replace(withCreds, "hunter2secret", "xxxxx", 1)].Up
 	})
 	waitDown(t, base, strings.Replace(downURL, "hunter2secret", "xxxxx", 1))
 	var all bytes.Buffer
@@ -362,6 +380,7 @@ func TestCredentialsRedacted(t *testing.T) {
 	if !strings.Contains(all.String(), "ops:xxxxx@") {
 		t.Fatalf("the target is not shown redacted:\n%s", all.String())
 	}
+	healthy(t, base, good, peak, 512<<20)
 }
 
 // A target URL with a query string: the API's paths go after its path,
@@ -378,18 +397,13 @@ func TestTargetWithQuery(t *testing.T) {
 		fake.ServeHTTP(w, r)
 	}))
 	target := u + "/x/?tenant=a+b"
-	base, _ := sidecarServer(t, target)
-	waitFor(t, "the target up", func() bool {
-		for _, s := range targetStates(t, base) {
-			if s.Up {
-				return true
-			}
-		}
-		return false
-	})
+	good, peak := goodTarget(t), memPeak(t)
+	base, _ := sidecarServer(t, good, target)
+	waitFor(t, "the target up", func() bool { return targetStates(t, base)[u+"/x?tenant=a+b"].Up })
 	if w := wrong.Load(); w != nil {
 		t.Fatalf("asked for %s", w)
 	}
+	healthy(t, base, good, peak, 512<<20)
 }
 
 // A down target's data stays in the view marked stale, with the time of
@@ -404,7 +418,7 @@ func TestStaleData(t *testing.T) {
 		}
 		fake.ServeHTTP(w, r)
 	}))
-	good := startTarget(t, &fakeTarget{graph: goodGraph("good-holder", "good-waiter")})
+	good, peak := goodTarget(t), memPeak(t)
 	base, _ := sidecarWith(t, serverOptions{sidecar: sidecarOptions{targets: []string{good, flaky}, dropAfter: 1500 * time.Millisecond}})
 	type node struct {
 		Name   string `json:"name"`
@@ -436,9 +450,7 @@ func TestStaleData(t *testing.T) {
 	if s := targetStates(t, base)[flaky]; s.Stale || s.Threads != 0 {
 		t.Fatalf("dropped target: %+v", s)
 	}
-	if s := targetStates(t, base)[good]; !s.Up {
-		t.Fatalf("good target: %+v", s)
-	}
+	healthy(t, base, good, peak, 512<<20)
 }
 
 // Memory with concurrent readers: a large view read by 20 clients at once
@@ -458,7 +470,8 @@ func TestConcurrentReaders(t *testing.T) {
 	for range max(n, 1) {
 		bigs = append(bigs, startTarget(t, &fakeTarget{graph: doc}))
 	}
-	base, _ := sidecarWith(t, serverOptions{sidecar: sidecarOptions{targets: bigs, interval: 500 * time.Millisecond}})
+	good := goodTarget(t)
+	base, _ := sidecarWith(t, serverOptions{sidecar: sidecarOptions{targets: append([]string{good}, bigs...), interval: 500 * time.Millisecond}})
 	waitFor(t, "the big targets up", func() bool {
 		st := targetStates(t, base)
 		for _, b := range bigs {
@@ -513,6 +526,7 @@ func TestConcurrentReaders(t *testing.T) {
 	if lat[len(lat)*99/100] > 2*time.Second {
 		t.Fatalf("p99 %v", lat[len(lat)*99/100])
 	}
+	healthy(t, base, good, func() uint64 { return p }, 8*size+64<<20) // the peak measured above
 }
 
 // openFDs counts this process's open file descriptors (Linux).
@@ -528,7 +542,7 @@ func openFDs(t *testing.T) int {
 // connections are closed to make room, and a new client is answered
 // within 2 s.
 func TestConnectionCap(t *testing.T) {
-	good := startTarget(t, &fakeTarget{graph: goodGraph("good-holder", "good-waiter")})
+	good, peak := goodTarget(t), memPeak(t)
 	const maxConns = 32
 	base, _ := sidecarWith(t, serverOptions{maxConns: maxConns, sidecar: sidecarOptions{targets: []string{good}}})
 	addr := strings.TrimPrefix(base, "http://")
@@ -566,6 +580,7 @@ func TestConnectionCap(t *testing.T) {
 	if server := openFDs(t) - before - len(conns); server > maxConns+4 {
 		t.Fatalf("the server holds %d connections, over the cap of %d", server, maxConns)
 	}
+	healthy(t, base, good, peak, 512<<20)
 }
 
 // A hostile target cannot make threadmon keep more than -max-retained.
@@ -575,14 +590,13 @@ func TestRetainedCap(t *testing.T) {
 		names[i] = fmt.Sprintf("w-%d", i)
 	}
 	big := startTarget(t, &fakeTarget{graph: goodGraph(names...)})
-	good := startTarget(t, &fakeTarget{graph: goodGraph("good-holder", "good-waiter")})
+	good, peak := goodTarget(t), memPeak(t)
 	base, _ := sidecarWith(t, serverOptions{sidecar: sidecarOptions{targets: []string{good, big}, maxRetained: 64 << 10}})
 	s := waitDown(t, base, big)
 	if !strings.Contains(s.Reason, "-max-retained") {
 		t.Fatalf("reason %q", s.Reason)
 	}
-	waitFor(t, "the good target up", func() bool { return targetStates(t, base)[good].Up })
-	checkServing(t, base)
+	healthy(t, base, good, peak, 512<<20)
 }
 
 // The Bearer scheme is case-insensitive.
