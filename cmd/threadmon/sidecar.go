@@ -341,7 +341,7 @@ func (sc *sidecar) run(ctx context.Context) {
 		}
 		start := time.Now()
 		sc.pollAll(ctx)
-		sc.publish()
+		sc.safely("publish", sc.publish) // on a panic, the last view stays
 		sc.cycleDur.Observe(time.Since(start).Seconds())
 		sc.cycles.Add(1)
 		select {
@@ -352,6 +352,17 @@ func (sc *sidecar) run(ctx context.Context) {
 	}
 }
 
+// safely runs fn, logging a panic rather than ending threadmon: what a
+// target sends is validated before use, so this is a last line only.
+func (sc *sidecar) safely(what string, fn func()) {
+	defer func() {
+		if r := recover(); r != nil {
+			sc.log.Error("panic: recovered", zap.String("in", what), zap.Any("panic", r), zap.Stack("stack"))
+		}
+	}()
+	fn()
+}
+
 // pollAll polls every target once, at most opts.workers at a time.
 func (sc *sidecar) pollAll(ctx context.Context) {
 	targets := sc.list()
@@ -360,7 +371,7 @@ func (sc *sidecar) pollAll(ctx context.Context) {
 	for range min(sc.opts.workers, len(targets)) {
 		wg.Go(func() {
 			for t := range jobs {
-				sc.poll(ctx, t)
+				sc.safely("poll "+t.shown, func() { sc.poll(ctx, t) })
 			}
 		})
 	}
