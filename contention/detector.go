@@ -104,13 +104,19 @@ func WithStacks(fn func(idents []uint64) map[uint64]string) Option {
 	return func(dt *Detector) { dt.stacks = fn }
 }
 
+// WithMaxReports keeps only the latest n reports (0, the default: all). A
+// sidecar watching a service it does not trust keeps a few per service, so
+// a service that deadlocks anew on every poll cannot grow its memory.
+func WithMaxReports(n int) Option { return func(dt *Detector) { dt.maxReports = n } }
+
 // Detector looks for deadlocks in the background.
 type Detector struct {
-	interval time.Duration
-	policy   Policy
-	callback func(*Report)
-	longWait time.Duration
-	stacks   func(idents []uint64) map[uint64]string
+	maxReports int
+	interval   time.Duration
+	policy     Policy
+	callback   func(*Report)
+	longWait   time.Duration
+	stacks     func(idents []uint64) map[uint64]string
 
 	// mu guards what follows. It is never held while a graph is searched
 	// or a stack dump taken, so readers (Reports, LongWaits) do not wait
@@ -282,6 +288,9 @@ func (d *Detector) check(g *Graph) []*Report {
 				d.reported[keys[confirmed[j]]] = r
 			}
 			d.reports = append(d.reports, r)
+		}
+		if n := len(d.reports); d.maxReports > 0 && n > d.maxReports {
+			d.reports = append([]*Report(nil), d.reports[n-d.maxReports:]...)
 		}
 		d.mu.Unlock()
 	}
@@ -631,8 +640,9 @@ func CheckNow(confirm time.Duration) []*Report {
 // sidecar uses one per watched process, on the graphs it polls.
 type Checker struct{ d *Detector }
 
-// NewChecker returns an empty Checker. Of the options, WithStacks applies;
-// a Checker only reports (the threads may be another process's).
+// NewChecker returns an empty Checker. Of the options, WithStacks and
+// WithMaxReports apply; a Checker only reports (the threads may be another
+// process's).
 func NewChecker(opts ...Option) *Checker {
 	d := newDetector(opts)
 	d.policy, d.callback = PolicyReport, nil

@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -122,5 +125,76 @@ func TestPageInBrowser(t *testing.T) {
 	if st, err := os.Stat(shot); err != nil || st.Size() < 10000 {
 		t.Fatalf("screenshot %s: %v", shot, err)
 	}
+	t.Logf("screenshot: %s", shot)
+}
+
+// The page in sidecar mode, in a real headless browser: full names (cut
+// with an ellipsis where the box is short, whole in the tooltip), the host
+// once per group, a down target's data greyed as stale with the time of its
+// last good poll, and the targets' file_sd labels.
+func TestSidecarPageInBrowser(t *testing.T) {
+	bin := chromium(t)
+	long := "philosopher-0-who-thinks-for-a-very-long-time-before-eating-anything"
+	a := startTarget(t, &fakeTarget{graph: goodGraph(long, "philosopher-1")})
+	var down atomic.Bool
+	fake := &fakeTarget{graph: goodGraph("soon-stale-holder", "soon-stale-waiter")}
+	b := startTarget(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if down.Load() {
+			http.Error(w, "gone", http.StatusServiceUnavailable)
+			return
+		}
+		fake.ServeHTTP(w, r)
+	}))
+	hostA := strings.TrimPrefix(a, "http://")
+	sd := filepath.Join(t.TempDir(), "sd.json")
+	if err := os.WriteFile(sd, []byte(`[{"targets": ["`+hostA+`"], "labels": {"app": "orders"}}]`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base, _ := sidecarWith(t, serverOptions{sidecar: sidecarOptions{targets: []string{b}, fileSD: []string{sd}}})
+	waitFor(t, "both targets up", func() bool { st := targetStates(t, base); return st[a].Up && st[b].Up })
+	down.Store(true)
+	waitFor(t, "b stale", func() bool { return targetStates(t, base)[b].Stale })
+
+	dom := headless(t, bin, "--dump-dom", base+"/")
+	texts := regexp.MustCompile(`<text[^>]*>([^<]*)</text>`).FindAllStringSubmatch(dom, -1)
+	var shown []string
+	headers := 0
+	for _, m := range texts {
+		shown = append(shown, m[1])
+		if strings.HasPrefix(m[1], hostA+" · app=orders") {
+			headers++
+		}
+		if strings.HasPrefix(m[1], hostA+"/") || strings.Contains(m[1], "/philoso") {
+			t.Fatalf("a node shows its host: %q", m[1])
+		}
+	}
+	if headers != 1 {
+		t.Fatalf("%d group headers for %s in the graph: %q", headers, hostA, shown)
+	}
+	for _, want := range []string{
+		"<title>" + hostA + "/" + long + "</title>", // the full name, as the tooltip
+		"philosopher-1</text>",                      // a short name, whole
+		"Lock good-lock</text>",                     // a primitive, without its host
+		`class="thread stale"`,                      // b's nodes, greyed
+		"last good poll",                            // with the time of its last good poll
+		"showing its data of",                       // in the targets panel too
+		"<td>app=orders</td>",                       // a's labels
+	} {
+		if !strings.Contains(dom, want) {
+			t.Fatalf("page lacks %q; graph texts %q:\n%s", want, shown, dom)
+		}
+	}
+	cut := false
+	for _, s := range shown {
+		cut = cut || (strings.HasPrefix(s, "philosopher-0-who") && strings.HasSuffix(s, "…"))
+	}
+	if !cut {
+		t.Fatalf("the long name is not cut with an ellipsis: %q", shown)
+	}
+	shot := filepath.Join(t.TempDir(), "sidecar.png")
+	if dir := os.Getenv("THREADMON_SCREENSHOT"); dir != "" {
+		shot = strings.TrimSuffix(dir, ".png") + "-sidecar.png"
+	}
+	headless(t, bin, "--screenshot="+shot, base+"/")
 	t.Logf("screenshot: %s", shot)
 }

@@ -66,8 +66,7 @@ func serve(t *testing.T, token string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := s.httpServer()
-	go func() { _ = hs.Serve(ln) }()
+	hs := s.serve(ln)
 	t.Cleanup(func() { _ = hs.Close(); s.close(); http.DefaultClient.CloseIdleConnections() })
 	return "http://" + ln.Addr().String()
 }

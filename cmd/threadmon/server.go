@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/subtle"
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/http/pprof"
 	"strings"
@@ -21,13 +22,15 @@ type serverOptions struct {
 	token string
 	pprof bool
 	log   *zap.Logger
-	// targets switches to sidecar mode: the API serves the merged view of
-	// these services, polled every interval.
-	targets  []string
-	interval time.Duration
+	// sidecar, with targets or file_sd files, switches to sidecar mode: the
+	// API serves the merged view of those services.
+	sidecar sidecarOptions
 	// maxResponse caps the size of one response (default 64 MiB): a process
 	// with a huge registry cannot make threadmon write without bound.
 	maxResponse int64
+	// maxConns caps the connections kept open (default 256): see
+	// connLimiter.
+	maxConns int
 }
 
 // server is threadmon's HTTP side: the page, the API, /metrics, /healthz.
@@ -47,6 +50,9 @@ func newServer(opts serverOptions) (*server, error) {
 	if opts.maxResponse <= 0 {
 		opts.maxResponse = 64 << 20
 	}
+	if opts.maxConns <= 0 {
+		opts.maxConns = 256
+	}
 	s := &server{opts: opts, reg: prometheus.NewRegistry()}
 	// Hold times are sampled (1 in 64 acquisitions) so the dashboards'
 	// hold-time panels have data.
@@ -63,8 +69,8 @@ func newServer(opts serverOptions) (*server, error) {
 		opts.log.Error("deadlock", zap.String("id", r.ID), zap.Strings("primitives", r.Primitives), zap.String("report", r.Text))
 	}))
 	api := contention.Handler()
-	if len(opts.targets) > 0 {
-		sc, err := newSidecar(opts.targets, opts.interval, s.reg, seen, opts.log)
+	if len(opts.sidecar.targets) > 0 || len(opts.sidecar.fileSD) > 0 {
+		sc, err := newSidecar(opts.sidecar, s.reg, seen, opts.log)
 		if err != nil {
 			s.close()
 			return nil, err
@@ -105,7 +111,7 @@ func (s *server) harden(next http.Handler) http.Handler {
 			return
 		}
 		if len(token) > 0 && r.URL.Path != "/healthz" && !ui.IsFile(r.URL.Path) {
-			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			got, ok := bearerToken(r.Header.Get("Authorization"))
 			if !ok || subtle.ConstantTimeCompare([]byte(got), token) != 1 {
 				h.Set("WWW-Authenticate", `Bearer realm="threadmon"`)
 				jsonError(w, http.StatusUnauthorized, "a valid bearer token is required")
@@ -114,6 +120,17 @@ func (s *server) harden(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(&cappedWriter{ResponseWriter: w, left: s.opts.maxResponse, log: s.opts.log, path: r.URL.Path}, r)
 	})
+}
+
+// bearerToken returns the token of an Authorization header of the Bearer
+// scheme, whose name is case-insensitive (RFC 9110, 11.1).
+func bearerToken(h string) (string, bool) {
+	scheme, tok, ok := strings.Cut(strings.TrimSpace(h), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	tok = strings.TrimSpace(tok)
+	return tok, tok != ""
 }
 
 // cappedWriter aborts a response that grows past its cap: the client sees a
@@ -132,6 +149,16 @@ func (c *cappedWriter) Write(p []byte) (int, error) {
 	}
 	c.left -= int64(len(p))
 	return c.ResponseWriter.Write(p)
+}
+
+// serve serves on ln, at most maxConns connections at a time, until the
+// returned server is shut down or closed.
+func (s *server) serve(ln net.Listener) *http.Server {
+	hs := s.httpServer()
+	lim := newConnLimiter(ln, s.opts.maxConns)
+	hs.ConnState = lim.connState
+	go func() { _ = hs.Serve(lim) }()
+	return hs
 }
 
 func (s *server) httpServer() *http.Server {
@@ -157,4 +184,10 @@ func jsonError(w http.ResponseWriter, code int, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(map[string]string{"error": msg})
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_ = json.NewEncoder(w).Encode(v)
 }

@@ -19,7 +19,17 @@ import (
 // sidecarServer runs threadmon in sidecar mode on loopback, polling targets.
 func sidecarServer(t *testing.T, targets ...string) (string, *server) {
 	t.Helper()
-	s, err := newServer(serverOptions{targets: targets, interval: 100 * time.Millisecond})
+	return sidecarWith(t, serverOptions{sidecar: sidecarOptions{targets: targets}})
+}
+
+// sidecarWith runs threadmon in sidecar mode with the given options (the
+// poll interval 100 ms unless set).
+func sidecarWith(t *testing.T, opts serverOptions) (string, *server) {
+	t.Helper()
+	if opts.sidecar.interval == 0 {
+		opts.sidecar.interval = 100 * time.Millisecond
+	}
+	s, err := newServer(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,8 +40,7 @@ func sidecarServer(t *testing.T, targets ...string) (string, *server) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := s.httpServer()
-	go func() { _ = hs.Serve(ln) }()
+	hs := s.serve(ln)
 	t.Cleanup(func() { cancel(); <-done; _ = hs.Close(); s.close(); http.DefaultClient.CloseIdleConnections() })
 	return "http://" + ln.Addr().String(), s
 }
@@ -242,7 +251,7 @@ func TestSidecarHostileTargets(t *testing.T) {
 
 func TestSidecarBadTargetURL(t *testing.T) {
 	for _, u := range []string{"", "ftp://x", "not a url", "http://"} {
-		if _, err := newServer(serverOptions{targets: []string{u}, interval: time.Second}); err == nil {
+		if _, err := newServer(serverOptions{sidecar: sidecarOptions{targets: []string{u}, interval: time.Second}}); err == nil {
 			t.Fatalf("%q accepted", u)
 		}
 	}

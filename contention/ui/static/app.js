@@ -26,6 +26,48 @@
     return (s / 60).toFixed(1) + " min";
   }
 
+  function clock(iso) {
+    return iso && !iso.startsWith("0001") ? new Date(iso).toLocaleTimeString() : "never";
+  }
+
+  // In sidecar mode every node carries its target's id (g.targets lists
+  // them): names are shown without the target's host, which heads its group
+  // once, and a down target's nodes are stale (greyed, with the time of its
+  // last good poll).
+  function targetsOf(g) {
+    if (!g.targetMap) {
+      g.targetMap = new Map();
+      for (const t of g.targets || []) g.targetMap.set(t.id, t);
+    }
+    return g.targetMap;
+  }
+  function shortName(targets, node, name) {
+    const t = node.target === undefined ? null : targets.get(node.target);
+    return t && name.startsWith(t.name + "/") ? name.slice(t.name.length + 1) : name;
+  }
+  function labelText(t) {
+    return Object.entries(t.labels || {}).sort().map(([k, v]) => k + "=" + v).join(" ");
+  }
+  function groupTitle(t) {
+    const l = labelText(t);
+    return t.name + (l ? " · " + l : "") + (t.stale ? " · stale: down, last good poll " + clock(t.last_ok) : "");
+  }
+  function staleNote(targets, node) {
+    const t = targets.get(node.target);
+    return t ? "stale: " + t.name + " is down; last good poll " + clock(t.last_ok) : "stale";
+  }
+  // groups splits nodes by target, in the targets' order (one group, with
+  // no title, outside sidecar mode).
+  function groups(targets, threads, prims) {
+    if (!targets.size) return [{ target: null, threads, prims }];
+    const out = [];
+    for (const t of targets.values()) {
+      const gt = threads.filter((x) => x.target === t.id), gp = prims.filter((x) => x.target === t.id);
+      if (gt.length || gp.length) out.push({ target: t, threads: gt, prims: gp });
+    }
+    return out;
+  }
+
   // deadlocked returns the ids of the threads and primitives of the
   // deadlocked components, as the server found them (g.deadlocked).
   function deadlocked(g) {
@@ -60,8 +102,9 @@
   }
 
   function primLabel(g, id) {
-    const p = g.primitives.find((x) => x.id === id);
-    return p ? p.kind + " " + p.label : id;
+    if (!g.primMap) g.primMap = new Map(g.primitives.map((x) => [x.id, x]));
+    const p = g.primMap.get(id);
+    return p ? p.kind + " " + shortName(targetsOf(g), p, p.label) : id;
   }
 
   function drawThreads(g, red) {
@@ -69,29 +112,45 @@
     body.replaceChildren();
     const threads = g.threads.filter((t) => !t.dummy || t.wait || t.holds.length);
     $("thread-count").textContent = threads.length + " shown, " + g.threads.length + " live · open a name for its stack";
-    for (const t of threads) {
-      const tr = el("tr");
-      if (red.has(t.id)) tr.className = "deadlocked";
-      const name = el("button", t.name, "open");
-      name.type = "button";
-      name.title = "show the stack";
-      name.setAttribute("aria-expanded", String(opened.id === t.id));
-      name.addEventListener("click", () => openThread(t.id));
-      const nameCell = el("td");
-      nameCell.append(name);
-      tr.append(nameCell, el("td", t.ident, "num"), el("td", t.state, "state-" + t.state));
-      tr.append(el("td", t.wait ? t.wait.kind + " " + primLabel(g, t.wait.primitive) : ""));
-      tr.append(el("td", t.wait ? dur(t.wait.seconds) : "", "num"));
-      tr.append(el("td", t.holds.map((h) => primLabel(g, h)).join(", ")));
-      body.append(tr);
-      if (opened.id === t.id) {
-        const row = el("tr", null, "stack");
-        const td = el("td");
-        td.colSpan = 6;
-        td.append(el("pre", opened.text));
-        row.append(td);
-        body.append(row);
+    const targets = targetsOf(g);
+    for (const grp of groups(targets, threads, [])) {
+      if (grp.target) {
+        const hr = el("tr", null, "group" + (grp.target.stale ? " stale" : ""));
+        const th = el("th", groupTitle(grp.target));
+        th.colSpan = 6;
+        hr.append(th);
+        body.append(hr);
       }
+      for (const t of grp.threads) drawThread(g, red, targets, body, t);
+    }
+  }
+
+  function drawThread(g, red, targets, body, t) {
+    const tr = el("tr");
+    if (red.has(t.id)) tr.className = "deadlocked";
+    if (t.stale) {
+      tr.classList.add("stale");
+      tr.title = staleNote(targets, t);
+    }
+    const name = el("button", shortName(targets, t, t.name), "open");
+    name.type = "button";
+    name.title = t.name + " · show the stack";
+    name.setAttribute("aria-expanded", String(opened.id === t.id));
+    name.addEventListener("click", () => openThread(t.id));
+    const nameCell = el("td");
+    nameCell.append(name);
+    tr.append(nameCell, el("td", t.ident, "num"), el("td", t.state, "state-" + t.state));
+    tr.append(el("td", t.wait ? t.wait.kind + " " + primLabel(g, t.wait.primitive) : ""));
+    tr.append(el("td", t.wait ? dur(t.wait.seconds) : "", "num"));
+    tr.append(el("td", t.holds.map((h) => primLabel(g, h)).join(", ")));
+    body.append(tr);
+    if (opened.id === t.id) {
+      const row = el("tr", null, "stack");
+      const td = el("td");
+      td.colSpan = 6;
+      td.append(el("pre", opened.text));
+      row.append(td);
+      body.append(row);
     }
   }
 
@@ -101,6 +160,20 @@
     for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
     if (text !== undefined) e.textContent = text;
     return e;
+  }
+
+  // fit sets a text element to s, cut with an ellipsis to fit width (the
+  // full text is its tooltip).
+  function fit(text, s, width) {
+    text.textContent = s;
+    if (text.getComputedTextLength() <= width) return;
+    let lo = 0, hi = s.length;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      text.textContent = s.slice(0, mid) + "…";
+      if (text.getComputedTextLength() <= width) lo = mid; else hi = mid - 1;
+    }
+    text.textContent = s.slice(0, lo) + "…";
   }
 
   function drawGraph(g, red) {
@@ -116,12 +189,33 @@
       box.replaceChildren(el("p", "No thread waits or holds a primitive right now.", "none"));
       return;
     }
-    const rowH = 34, width = 900, left = 170, right = width - 170;
-    const height = Math.max(threads.length, prims.length) * rowH + 20;
+    const targets = targetsOf(g);
+    const rowH = 34, width = 1000, boxW = 300, left = 20 + boxW, right = width - 20 - 2 * 170;
     const pos = new Map();
-    threads.forEach((t, i) => pos.set(t.id, { x: left, y: 20 + i * rowH + (height - 20 - threads.length * rowH) / 2 }));
-    prims.forEach((p, i) => pos.set(p.id, { x: right, y: 20 + i * rowH + (height - 20 - prims.length * rowH) / 2 }));
+    const heads = [];
+    let y = 10;
+    for (const grp of groups(targets, threads, prims)) {
+      if (grp.target) {
+        heads.push({ t: grp.target, y: y + 14 });
+        y += 24;
+      }
+      const n = Math.max(grp.threads.length, grp.prims.length);
+      grp.threads.forEach((t, i) => pos.set(t.id, { x: left, y: y + 13 + i * rowH + (n - grp.threads.length) * rowH / 2 }));
+      grp.prims.forEach((p, i) => pos.set(p.id, { x: right, y: y + 13 + i * rowH + (n - grp.prims.length) * rowH / 2 }));
+      y += n * rowH + 6;
+    }
+    const height = y + 4;
     const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": "lock graph" });
+    box.replaceChildren(root); // in the page, so that text can be measured
+    for (const h of heads) {
+      const gEl = svg("g", { class: "group" + (h.t.stale ? " stale" : "") });
+      gEl.append(svg("line", { x1: 10, y1: h.y + 5, x2: width - 10, y2: h.y + 5 }));
+      const text = svg("text", { x: 12, y: h.y });
+      gEl.append(text);
+      root.append(gEl);
+      fit(text, groupTitle(h.t), width - 24);
+      gEl.append(svg("title", {}, groupTitle(h.t)));
+    }
     for (const e of g.edges) {
       const a = pos.get(e.from), b = pos.get(e.to);
       if (!a || !b) continue;
@@ -129,28 +223,32 @@
       const cls = (e.type === "held_by" ? "held" : "wait") + (isRed ? " red" : "");
       root.append(svg("line", { x1: a.x, y1: a.y, x2: b.x, y2: b.y, class: cls }));
     }
+    const node = (n, cls, shape, full, shown, textX, textW, p) => {
+      const gEl = svg("g", { class: cls + (red.has(n.id) ? " red" : "") + (n.stale ? " stale" : "") });
+      gEl.append(shape);
+      const text = svg("text", { x: textX, y: p.y + 4 });
+      gEl.append(text);
+      root.append(gEl);
+      fit(text, shown, textW);
+      gEl.append(svg("title", {}, full + (n.stale ? "\n" + staleNote(targets, n) : "")));
+    };
     for (const t of threads) {
       const p = pos.get(t.id);
-      const gEl = svg("g", { class: "thread" + (red.has(t.id) ? " red" : "") });
-      gEl.append(svg("rect", { x: p.x - 150, y: p.y - 13, width: 150, height: 26, rx: 4 }));
-      gEl.append(svg("text", { x: p.x - 144, y: p.y + 4 }, t.name.slice(0, 22)));
-      root.append(gEl);
+      node(t, "thread", svg("rect", { x: p.x - boxW, y: p.y - 13, width: boxW, height: 26, rx: 4 }),
+        t.name, shortName(targets, t, t.name), p.x - boxW + 6, boxW - 12, p);
     }
     for (const q of prims) {
       const p = pos.get(q.id);
-      const gEl = svg("g", { class: "prim" + (red.has(q.id) ? " red" : "") });
-      gEl.append(svg("ellipse", { cx: p.x + 75, cy: p.y, rx: 80, ry: 13 }));
-      gEl.append(svg("text", { x: p.x + 2, y: p.y + 4 }, (q.kind + " " + q.label).slice(0, 24)));
-      root.append(gEl);
+      node(q, "prim", svg("ellipse", { cx: p.x + 170, cy: p.y, rx: 170, ry: 13 }),
+        q.kind + " " + q.label, q.kind + " " + shortName(targets, q, q.label), p.x + 14, 312, p);
     }
-    box.replaceChildren(root);
   }
 
   function drawContended(top) {
     const body = $("contended").tBodies[0];
     body.replaceChildren();
     for (const c of top.by_wait) {
-      const tr = el("tr");
+      const tr = el("tr", null, c.stale ? "stale" : "");
       tr.append(el("td", c.label), el("td", c.kind), el("td", c.contentions, "num"), el("td", dur(c.wait_seconds), "num"), el("td", c.acquisitions, "num"));
       body.append(tr);
     }
@@ -167,8 +265,8 @@
     const box = $("reports");
     box.replaceChildren();
     for (const r of deadlocks) {
-      const d = el("div", null, "report");
-      d.append(el("h3", "Deadlock: " + r.threads.map((t) => t.name).join(" → ")));
+      const d = el("div", null, "report" + (r.stale ? " stale" : ""));
+      d.append(el("h3", (r.stale ? "(stale) " : "") + "Deadlock: " + r.threads.map((t) => t.name).join(" → ")));
       d.append(el("pre", r.text));
       box.append(d);
     }
@@ -194,9 +292,10 @@
     const body = $("targets").tBodies[0];
     body.replaceChildren();
     for (const t of targets) {
-      const tr = el("tr");
-      tr.append(el("td", t.url), el("td", t.up ? "up" : "down: " + t.reason, t.up ? "state-running" : "state-waiting"));
-      tr.append(el("td", t.last_ok && !t.last_ok.startsWith("0001") ? new Date(t.last_ok).toLocaleTimeString() : "never"));
+      const tr = el("tr", null, t.stale ? "stale" : "");
+      const status = t.up ? "up" : "down: " + t.reason + (t.stale ? " · showing its data of " + clock(t.last_ok) + " (stale)" : "");
+      tr.append(el("td", t.url), el("td", labelText(t)), el("td", status, t.up ? "state-running" : "state-waiting"));
+      tr.append(el("td", clock(t.last_ok)));
       tr.append(el("td", dur(t.poll_seconds), "num"), el("td", t.threads, "num"), el("td", t.deadlocks, "num"));
       body.append(tr);
     }

@@ -1,0 +1,227 @@
+package main
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/threadmon/threadmon/contention"
+)
+
+// The merged view is built once per round of polls and serialized then:
+// every reader of a path gets the same bytes, so readers cost no memory of
+// their own whatever their number.
+
+// viewPaths are the paths of the merged view.
+var viewPaths = []string{"/targets", "/graph", "/threads", "/primitives", "/deadlocks", "/contention", "/lockorder"}
+
+type view struct {
+	at     time.Time
+	bodies map[string][]byte
+}
+
+func (v *view) serve(w http.ResponseWriter, path string) {
+	b := v.bodies[path]
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Length", strconv.Itoa(len(b)))
+	h.Set("Last-Modified", v.at.UTC().Format(http.TimeFormat))
+	_, _ = w.Write(b)
+}
+
+// Each node of the merged view carries its target's id and whether it is
+// stale (the target is down: this is its last good data).
+type (
+	viewThread struct {
+		contention.Thread
+		Target int  `json:"target"`
+		Stale  bool `json:"stale,omitempty"`
+	}
+	viewPrimitive struct {
+		contention.Primitive
+		Target int  `json:"target"`
+		Stale  bool `json:"stale,omitempty"`
+	}
+	viewReport struct {
+		contention.Report
+		Target int  `json:"target"`
+		Stale  bool `json:"stale,omitempty"`
+	}
+	viewContended struct {
+		contention.Contended
+		Target int  `json:"target"`
+		Stale  bool `json:"stale,omitempty"`
+	}
+	viewOrder struct {
+		*contention.OrderReport
+		Target int  `json:"target"`
+		Stale  bool `json:"stale,omitempty"`
+	}
+	viewTop struct {
+		ByWait  []viewContended `json:"by_wait"`
+		ByCount []viewContended `json:"by_count"`
+	}
+)
+
+// maxTop caps the merged most-contended lists.
+const maxTop = 50
+
+// jsonList writes a JSON array element by element, so that the merged view
+// is serialized without first being built whole in memory.
+type jsonList struct {
+	buf bytes.Buffer
+	enc *json.Encoder
+	n   int
+}
+
+func newJSONList(sizeHint int) *jsonList {
+	l := &jsonList{}
+	l.buf.Grow(sizeHint + sizeHint/8 + 64)
+	l.buf.WriteByte('[')
+	l.enc = json.NewEncoder(&l.buf)
+	return l
+}
+
+func (l *jsonList) add(v any) {
+	if l.n > 0 {
+		l.buf.WriteByte(',')
+	}
+	l.n++
+	_ = l.enc.Encode(v) // plain data: no error
+}
+
+func (l *jsonList) bytes() []byte {
+	l.buf.WriteByte(']')
+	return l.buf.Bytes()
+}
+
+// publish serializes the merged view from every target's last good
+// snapshot and makes it the one served. Every id gets the target's id as a
+// prefix ("3:t12"), every name the target's host ("10.0.0.7:6060/worker-1").
+// Deadlocked components never span two targets: each target's are its own
+// graph's, found when it was checked.
+func (sc *sidecar) publish() {
+	now := time.Now()
+	last := sc.view.Load()
+	hint := func(path string) int {
+		if last == nil {
+			return 0
+		}
+		return len(last.bodies[path])
+	}
+	states := []TargetState{}
+	threads, prims := newJSONList(hint("/threads")), newJSONList(hint("/primitives"))
+	edges, deadlocked := newJSONList(hint("/graph")-hint("/threads")-hint("/primitives")), newJSONList(0)
+	reports := []viewReport{}
+	top := viewTop{ByWait: []viewContended{}, ByCount: []viewContended{}}
+	order := []viewOrder{}
+	for _, t := range sc.list() {
+		t.mu.Lock()
+		state, snap, reps := t.state, t.snap, t.reports
+		t.mu.Unlock()
+		states = append(states, state)
+		if snap == nil {
+			continue
+		}
+		pre, name, stale := strconv.Itoa(t.id)+":", t.name+"/", state.Stale
+		for _, th := range snap.graph.Threads {
+			c := viewThread{Thread: *th, Target: t.id, Stale: stale}
+			c.ID, c.Name, c.Stack = pre+th.ID, name+th.Name, ""
+			c.Holds = prefixAll(pre, th.Holds)
+			if th.Wait != nil {
+				w := *th.Wait
+				w.Primitive = pre + w.Primitive
+				c.Wait = &w
+			}
+			threads.add(&c)
+		}
+		for _, p := range snap.graph.Primitives {
+			c := viewPrimitive{Primitive: *p, Target: t.id, Stale: stale}
+			c.ID, c.Label = pre+p.ID, name+p.Label
+			c.Holders = prefixAll(pre, p.Holders)
+			prims.add(&c)
+		}
+		for _, e := range snap.graph.Edges {
+			e.From, e.To = pre+e.From, pre+e.To
+			edges.add(&e)
+		}
+		for _, c := range snap.graph.Components() {
+			c.Threads, c.Primitives, c.Cycle = prefixAll(pre, c.Threads), prefixAll(pre, c.Primitives), prefixAll(pre, c.Cycle)
+			deadlocked.add(&c)
+		}
+		for _, r := range reps {
+			c := viewReport{Report: *r, Target: t.id, Stale: stale}
+			c.Threads = slices.Clone(r.Threads)
+			for j := range c.Threads {
+				c.Threads[j].Name = name + c.Threads[j].Name
+			}
+			reports = append(reports, c)
+		}
+		for _, c := range snap.top.ByWait {
+			c.Label = name + c.Label
+			top.ByWait = append(top.ByWait, viewContended{Contended: c, Target: t.id, Stale: stale})
+		}
+		for _, c := range snap.top.ByCount {
+			c.Label = name + c.Label
+			top.ByCount = append(top.ByCount, viewContended{Contended: c, Target: t.id, Stale: stale})
+		}
+		for _, r := range snap.order {
+			order = append(order, viewOrder{OrderReport: r, Target: t.id, Stale: stale})
+		}
+	}
+	slices.SortStableFunc(top.ByWait, func(a, b viewContended) int { return cmp.Compare(b.WaitSeconds, a.WaitSeconds) })
+	slices.SortStableFunc(top.ByCount, func(a, b viewContended) int { return cmp.Compare(b.Contentions, a.Contentions) })
+	top.ByWait, top.ByCount = top.ByWait[:min(len(top.ByWait), maxTop)], top.ByCount[:min(len(top.ByCount), maxTop)]
+
+	v := &view{at: now, bodies: map[string][]byte{}}
+	marshal := func(x any) []byte {
+		b, err := json.Marshal(x)
+		if err != nil { // not reached: every value is plain data
+			sc.log.Error("view not serialized", zap.Error(err))
+			return []byte("null")
+		}
+		return b
+	}
+	// /graph is contention.Graph's JSON with the targets added; /threads,
+	// /primitives and /targets are parts of it, served without a copy.
+	graph := make([]byte, 0, hint("/graph")+hint("/graph")/8+64)
+	var spans [][2]int
+	part := func(b []byte) {
+		spans = append(spans, [2]int{len(graph), len(graph) + len(b)})
+		graph = append(graph, b...)
+	}
+	graph = append(graph, `{"time":`...)
+	graph = append(graph, marshal(now)...)
+	graph = append(graph, `,"threads":`...)
+	part(threads.bytes())
+	graph = append(graph, `,"primitives":`...)
+	part(prims.bytes())
+	graph = append(graph, `,"edges":`...)
+	graph = append(graph, edges.bytes()...)
+	graph = append(graph, `,"deadlocked":`...)
+	graph = append(graph, deadlocked.bytes()...)
+	graph = append(graph, `,"targets":`...)
+	part(marshal(states))
+	graph = append(graph, '}')
+	for i, path := range []string{"/threads", "/primitives", "/targets"} {
+		v.bodies[path] = graph[spans[i][0]:spans[i][1]:spans[i][1]]
+	}
+	v.bodies["/graph"] = graph
+	v.bodies["/deadlocks"], v.bodies["/contention"], v.bodies["/lockorder"] = marshal(reports), marshal(top), marshal(order)
+	sc.view.Store(v)
+}
+
+func prefixAll(pre string, ids []string) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = pre + id
+	}
+	return out
+}
