@@ -47,6 +47,9 @@ import (
 func Handler() http.Handler {
 	mux := http.NewServeMux()
 	confirm := &confirmer{c: NewChecker()}
+	// The wait-time distributions /primitive serves: an observer of the
+	// waits that blocked, attached once per process.
+	histsAttach.Do(func() { threading.AddObserver(hists) })
 	mux.HandleFunc("/threads", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, Snapshot().Threads) })
 	mux.HandleFunc("/primitives", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, Snapshot().Primitives) })
 	mux.HandleFunc("/graph", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, Snapshot()) })
@@ -101,6 +104,45 @@ func Handler() http.Handler {
 		_, _ = w.Write(buf.Bytes())
 	})
 	mux.HandleFunc("/lockorder", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, LockOrderReports()) })
+	mux.HandleFunc("/summary", func(w http.ResponseWriter, r *http.Request) {
+		o, err := summaryOptionsOf(r.URL.Query())
+		if err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		g := Snapshot()
+		history.sample(g.Time)
+		if key := r.URL.Query().Get("group"); key != "" {
+			grp := g.Group(key, o.SummaryOptions, o.offset, o.limit)
+			if grp == nil {
+				writeError(w, http.StatusNotFound, "no group "+strconv.Quote(key))
+				return
+			}
+			writeJSON(w, grp)
+			return
+		}
+		writeJSON(w, Summarize(g, o.SummaryOptions))
+	})
+	mux.HandleFunc("/primitive", func(w http.ResponseWriter, r *http.Request) {
+		id := r.URL.Query().Get("id")
+		g := Snapshot()
+		history.sample(g.Time)
+		v := PrimitiveViewOf(g, id)
+		if v == nil {
+			writeError(w, http.StatusNotFound, "no primitive "+strconv.Quote(id)+" in the graph")
+			return
+		}
+		writeJSON(w, v)
+	})
+	mux.HandleFunc("/thread", func(w http.ResponseWriter, r *http.Request) {
+		id := r.URL.Query().Get("id")
+		v := ThreadViewOf(Snapshot(), id)
+		if v == nil {
+			writeError(w, http.StatusNotFound, "no thread "+strconv.Quote(id)+" in the graph")
+			return
+		}
+		writeJSON(w, v)
+	})
 	mux.HandleFunc("/contention", func(w http.ResponseWriter, r *http.Request) {
 		n := 10
 		if q := r.URL.Query().Get("n"); q != "" {
@@ -207,27 +249,52 @@ type Contended struct {
 	Timeouts     uint64  `json:"timeouts"`
 	WaitSeconds  float64 `json:"wait_seconds"`
 	Waiters      int     `json:"waiters"`
+	// Idle is true for kinds whose waits are waits to be notified
+	// (Condition, Cond, Event, Barrier, Thread joins, WaitGroup, Group):
+	// idle waiting, not contention.
+	Idle bool `json:"idle"`
 }
 
-// Top is the n most contended classes by total wait and by count.
+// Top is the n most contended classes by total wait and by count, waits to
+// acquire only; Idle is the n classes with the most total time spent
+// waiting to be notified, kept apart: a worker pool's idle workers waiting
+// on a Condition are not contention.
 type Top struct {
 	ByWait  []Contended `json:"by_wait"`
 	ByCount []Contended `json:"by_count"`
+	Idle    []Contended `json:"idle"`
+}
+
+// IdleKind says whether the waits on a primitive of kind k are waits to be
+// notified (idle waiting) rather than waits to acquire (contention).
+func IdleKind(k threading.Kind) bool {
+	switch k.String() {
+	case "Condition", "Cond", "Event", "Barrier", "Thread", "WaitGroup", "Group":
+		return true
+	}
+	return false
 }
 
 // TopContended returns the n classes with the most total wait and the n with
-// the most contentions.
+// the most contentions, among the waits to acquire, and the n with the most
+// total idle waiting.
 func TopContended(n int) Top {
-	var all []Contended
+	var all, idle []Contended
 	for _, c := range threading.Classes() {
 		if c.Stats.Contentions == 0 {
 			continue
 		}
-		all = append(all, Contended{Kind: c.Kind.String(), Label: c.Label, Live: c.Live, Acquisitions: c.Stats.Acquisitions,
-			Contentions: c.Stats.Contentions, Timeouts: c.Stats.Timeouts, WaitSeconds: c.Stats.WaitTotal.Seconds(), Waiters: c.Stats.Waiters})
+		x := Contended{Kind: c.Kind.String(), Label: c.Label, Live: c.Live, Acquisitions: c.Stats.Acquisitions,
+			Contentions: c.Stats.Contentions, Timeouts: c.Stats.Timeouts, WaitSeconds: c.Stats.WaitTotal.Seconds(), Waiters: c.Stats.Waiters,
+			Idle: IdleKind(c.Kind)}
+		if x.Idle {
+			idle = append(idle, x)
+		} else {
+			all = append(all, x)
+		}
 	}
-	top := func(less func(a, b Contended) bool) []Contended {
-		s := append([]Contended(nil), all...)
+	top := func(from []Contended, less func(a, b Contended) bool) []Contended {
+		s := append([]Contended(nil), from...)
 		sort.SliceStable(s, func(i, j int) bool { return less(s[i], s[j]) })
 		if len(s) > n {
 			s = s[:n]
@@ -237,9 +304,11 @@ func TopContended(n int) Top {
 		}
 		return s
 	}
+	byWait := func(a, b Contended) bool { return a.WaitSeconds > b.WaitSeconds }
 	return Top{
-		ByWait:  top(func(a, b Contended) bool { return a.WaitSeconds > b.WaitSeconds }),
-		ByCount: top(func(a, b Contended) bool { return a.Contentions > b.Contentions }),
+		ByWait:  top(all, byWait),
+		ByCount: top(all, func(a, b Contended) bool { return a.Contentions > b.Contentions }),
+		Idle:    top(idle, byWait),
 	}
 }
 
