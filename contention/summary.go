@@ -31,7 +31,8 @@ type Summary struct {
 	Primitives        []SummaryPrimitive `json:"primitives"`
 	PrimitivesOmitted int                `json:"primitives_omitted"`
 	// Threads are the threads drawn one by one: deadlocked threads, the
-	// holders of the primitives listed, and those asked for by id.
+	// holders of the primitives listed, and those asked for by id (and,
+	// while at most 30 threads wait, every waiting thread).
 	Threads []SummaryThread `json:"threads"`
 	// Deadlocked are the graph's deadlocked components.
 	Deadlocked []Component `json:"deadlocked"`
@@ -383,11 +384,23 @@ func Summarize(g *Graph, o SummaryOptions) *Summary {
 			add(h, false)
 		}
 	}
+	// A small graph is drawn whole: its waiting threads one by one too.
+	if s.Counts.Waiting <= smallGraph {
+		for _, t := range g.Threads {
+			if t != nil && t.Wait != nil && (q == "" || s.matches(q, t, g.prims[t.Wait.Primitive])) {
+				add(t.ID, false)
+			}
+		}
+	}
 	for _, id := range o.Selected[:min(len(o.Selected), 64)] {
 		add(id, true)
 	}
 	return s
 }
+
+// smallGraph is the number of waiting threads up to which a summary lists
+// every waiting thread one by one, so that a small graph is drawn whole.
+const smallGraph = 30
 
 func boolInt(b bool) int {
 	if b {
