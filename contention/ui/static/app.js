@@ -11,7 +11,7 @@
   const token = hash.get("token");
   const headers = token ? { Authorization: "Bearer " + token } : {};
   const $ = (id) => document.getElementById(id);
-  const POLL_MS = 1500, GRAPH_PRIMS = 40, MORE = 200;
+  const POLL_MS = 1500, GRAPH_PRIMS = 16, MORE = 200;
 
   async function get(path) {
     const r = await fetch("api/" + path, { headers, cache: "no-store" });
