@@ -27,7 +27,8 @@ type Summary struct {
 	// GroupsOmitted counts the groups past the cap.
 	GroupsOmitted int `json:"groups_omitted"`
 	// Primitives are those waited on or held, deadlocked ones first, then
-	// by waiters, at most SummaryOptions.Primitives.
+	// by waiters to acquire, then by waiters, at most
+	// SummaryOptions.Primitives.
 	Primitives        []SummaryPrimitive `json:"primitives"`
 	PrimitivesOmitted int                `json:"primitives_omitted"`
 	// Threads are the threads drawn one by one: deadlocked threads, the
@@ -349,7 +350,12 @@ func Summarize(g *Graph, o SummaryOptions) *Summary {
 		if red[a.ID] != red[b.ID] {
 			return cmp.Compare(boolInt(red[b.ID]), boolInt(red[a.ID]))
 		}
-		return cmp.Compare(waiters[b.ID][0], waiters[a.ID][0])
+		// Waiters to acquire first: idle waiters say less.
+		wa, wb := waiters[a.ID], waiters[b.ID]
+		if c := cmp.Compare(wb[0]-wb[1], wa[0]-wa[1]); c != 0 {
+			return c
+		}
+		return cmp.Compare(wb[0], wa[0])
 	})
 	s.PrimitivesOmitted = max(0, len(prims)-o.Primitives)
 	prims = prims[:min(len(prims), o.Primitives)]

@@ -123,6 +123,9 @@ func (sc *sidecar) summary(o contention.SummaryOptions) *contention.Summary {
 			}
 			return 1
 		}
+		if c := cmp.Compare(b.Waiters-b.IdleWaiters, a.Waiters-a.IdleWaiters); c != 0 {
+			return c
+		}
 		return cmp.Compare(b.Waiters, a.Waiters)
 	})
 	if len(out.Primitives) > maxPrims {
