@@ -223,8 +223,8 @@
         const r = el("tr", null, "member" + (g.deadlocked ? " deadlocked" : ""));
         const c = el("td");
         c.append(threadButton({ ...m, target: g.target }));
-        if (m.holds) c.append(el("span", " holds " + m.holds, "hint"));
-        r.append(c, el("td", m.ident, "num"), el("td", dur(m.seconds), "num"), el("td", ""));
+        c.append(el("span", " ident " + m.ident + (m.holds ? " · holds " + m.holds : ""), "hint"));
+        r.append(c, el("td", ""), el("td", dur(m.seconds), "num"), el("td", ""));
         rows.push(r);
       }
       if (g.count > members.length) {
