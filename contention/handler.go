@@ -24,7 +24,8 @@ import (
 //	/graph       the wait-for graph (JSON Graph) with its deadlocked components, without stacks
 //	/graph.dot   the same as Graphviz DOT, deadlocked components in red
 //	/summary     the graph grouped (JSON Summary): what a page polls, bounded whatever the number of goroutines
-//	/primitive   ?id=p12: one primitive drilled into (JSON PrimitiveView)
+//	/primitive   ?id=p12: one primitive drilled into (JSON PrimitiveView); &sites=1 finds where its
+//	             waiters wait from a goroutine dump (a pause: asked for by a person, never polled)
 //	/thread      ?id=t123: one thread drilled into (JSON ThreadView); its stack is /stack?id=t123
 //	/stack       ?id=t123 or ?ident=123 (repeatable, at most 64): the stacks of those threads of the graph,
 //	             a JSON array of {"id", "ident", "name", "stack"} ("" where the dump has none)
@@ -85,7 +86,7 @@ import (
 //	 "idle": [{"kind": "Event", "label": "jobs", ..., "idle": true}]}
 //
 // Stacks come from a goroutine dump, which stops the world while it is
-// written, so only /stack (a thread a person opens) and deadlock and
+// written, so only /stack and /primitive?sites=1 (what a person opens) and deadlock and
 // long-wait reports take one; the paths a page polls (/summary, /graph,
 // /threads, /contention, /deadlocks, ...) never do. A dump is shared:
 // concurrent requests wait for the one in flight, and /stack serves one up to
@@ -180,7 +181,7 @@ func Handler() http.Handler {
 		id := r.URL.Query().Get("id")
 		g := Snapshot()
 		history.sample(g.Time)
-		v := PrimitiveViewOf(g, id)
+		v := primitiveView(g, id, r.URL.Query().Get("sites") == "1")
 		if v == nil {
 			writeError(w, http.StatusNotFound, "no primitive "+strconv.Quote(id)+" in the graph")
 			return

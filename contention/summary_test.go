@@ -247,6 +247,13 @@ func TestSummaryEndpoints(t *testing.T) {
 	if pv.Primitive.Waiters != 1 || len(pv.Holders) != 1 || len(pv.Waiters) != 1 || pv.Waiters[0].Threads[0].Name != "endpoint-waiter" {
 		t.Fatalf("primitive view: %+v", pv)
 	}
+	if pv.SitesFrom != "" || pv.Waiters[0].Site != "" {
+		t.Fatalf("sites without asking: %+v", pv)
+	}
+	get("/primitive?sites=1&id="+grp.Primitive, 200, &pv)
+	if pv.SitesFrom != "dump" || !strings.Contains(pv.Waiters[0].Site, "contention.TestSummaryEndpoints") || !strings.Contains(pv.Waiters[0].Site, "summary_test.go:") {
+		t.Fatalf("sites from a dump: %+v", pv.Waiters)
+	}
 	var tv ThreadView
 	get("/thread?id="+grp.Threads[0].ID, 200, &tv)
 	if tv.WaitsOn == nil || tv.WaitsOn.Label != "endpoint-lock" || len(tv.Holders) != 1 {
@@ -257,4 +264,19 @@ func TestSummaryEndpoints(t *testing.T) {
 	get("/summary?group=nope", 404, nil)
 	get("/summary?groups=x", 400, nil)
 	get("/summary?q="+strings.Repeat("x", 201), 400, nil)
+}
+
+func TestSiteOf(t *testing.T) {
+	block := "goroutine 12 [sync.Mutex.Lock]:\n" +
+		"runtime.gopark(0x1?, 0x2?)\n\t/usr/local/go/src/runtime/proc.go:435 +0xce\n" +
+		"github.com/threadmon/threadmon/threading.(*Lock).acquireSlow(0xc000, 0x0)\n\t/src/threading/lock.go:140 +0x1a\n" +
+		"main.(*store).get(...)\n\t/src/app/store.go:42\n" +
+		"main.worker()\n\t/src/app/main.go:9 +0x25\n" +
+		"created by main.main in goroutine 1\n\t/src/app/main.go:3 +0x1f\n"
+	if got := siteOf(block); got != "main.(*store).get /src/app/store.go:42" {
+		t.Fatalf("%q", got)
+	}
+	if got := siteOf("goroutine 1 [running]:\nruntime.gopark()\n\t/x.go:1\ncreated by x\n\t/y.go:2\n"); got != "" {
+		t.Fatalf("%q", got)
+	}
 }

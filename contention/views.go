@@ -262,6 +262,10 @@ type PrimitiveView struct {
 	// Waiters are grouped by wait kind (and by wait site, when
 	// threading.SetWaitStacks is on; else Site is "").
 	Waiters []WaiterGroup `json:"waiters"`
+	// SitesFrom says where the waiters' sites came from: "wait_stacks"
+	// (threading.SetWaitStacks), "dump" (a goroutine dump, ?sites=1), or ""
+	// (none: Site is "").
+	SitesFrom string `json:"sites_from"`
 	// Waits is the distribution of the waits on its class that blocked,
 	// since the handler was created; History the class's recent rates.
 	Waits   []HistBucket `json:"waits"`
@@ -280,7 +284,13 @@ type WaiterGroup struct {
 }
 
 // PrimitiveViewOf builds the view of primitive id in g, or nil.
-func PrimitiveViewOf(g *Graph, id string) *PrimitiveView {
+func PrimitiveViewOf(g *Graph, id string) *PrimitiveView { return primitiveView(g, id, false) }
+
+// primitiveView builds the view of primitive id; with dump, on a graph of
+// this process whose waits captured no stack, the waiters' sites come from a
+// shared goroutine dump (a pause of the service: /primitive?sites=1, asked
+// for by a person, never by polling).
+func primitiveView(g *Graph, id string, dump bool) *PrimitiveView {
 	g.index()
 	p := g.prims[id]
 	if p == nil {
@@ -307,6 +317,21 @@ func PrimitiveViewOf(g *Graph, id string) *PrimitiveView {
 	sites := map[uint64]string{}
 	if !g.remote {
 		sites = waitSites()
+		if len(sites) > 0 {
+			v.SitesFrom = "wait_stacks"
+		} else if dump {
+			var idents []uint64
+			notBefore := g.Time.Add(-dumpTTL)
+			for _, t := range g.Threads {
+				if t != nil && t.Wait != nil && t.Wait.Primitive == id {
+					idents = append(idents, t.Ident)
+					if t.Wait.Since.After(notBefore) {
+						notBefore = t.Wait.Since
+					}
+				}
+			}
+			sites, v.SitesFrom = dumpSites(idents, notBefore), "dump"
+		}
 	}
 	groups := map[[2]string]*WaiterGroup{}
 	var order []*WaiterGroup
@@ -336,6 +361,51 @@ func PrimitiveViewOf(g *Graph, id string) *PrimitiveView {
 	}
 	slices.SortStableFunc(v.Waiters, func(a, b WaiterGroup) int { return cmp.Compare(b.Count, a.Count) })
 	return v
+}
+
+// dumpSites is where each of the given goroutines blocked, from a shared
+// goroutine dump begun no earlier than notBefore.
+func dumpSites(idents []uint64, notBefore time.Time) map[uint64]string {
+	out := map[uint64]string{}
+	if len(idents) == 0 {
+		return out
+	}
+	d := sharedDump(notBefore)
+	for _, id := range idents {
+		if s := siteOf(d.stack(id)); s != "" {
+			out[id] = s
+		}
+	}
+	return out
+}
+
+// siteOf is the innermost frame of a goroutine's block of a dump that is
+// not in threading, sync or the runtime: "main.worker /src/app/main.go:42".
+func siteOf(block string) string {
+	lines := strings.Split(block, "\n")
+	for i := 1; i+1 < len(lines) && i < 400; i++ {
+		fn := lines[i]
+		if fn == "" || strings.HasPrefix(fn, "\t") {
+			continue
+		}
+		if strings.HasPrefix(fn, "created by ") {
+			return ""
+		}
+		i++ // its file line
+		if strings.HasPrefix(fn, "runtime.") || strings.HasPrefix(fn, "sync.") || strings.HasPrefix(fn, "internal/") ||
+			strings.HasPrefix(fn, "github.com/threadmon/threadmon/threading.") || strings.HasPrefix(fn, "github.com/threadmon/threadmon/internal/") {
+			continue
+		}
+		if j := strings.LastIndex(fn, "("); j > 0 {
+			fn = fn[:j]
+		}
+		file := strings.TrimSpace(lines[i])
+		if j := strings.LastIndex(file, " +0x"); j > 0 {
+			file = file[:j]
+		}
+		return fn + " " + file
+	}
+	return ""
 }
 
 // waitSites is where each waiting thread blocked (its innermost frame

@@ -92,6 +92,7 @@
       hash.get("thread") ? { type: "thread", id: hash.get("thread") } : null,
     polls: 0,
     first: false,
+    sites: null, // the waiters' sites of the open primitive, from one dump
   };
   let last = null; // the last summary drawn
 
@@ -108,6 +109,7 @@
   function select(type, id) {
     ui.sel = ui.sel && ui.sel.type === type && ui.sel.id === id ? null : { type, id };
     stack.for = null;
+    ui.sites = null;
     saveHash();
     refresh();
   }
@@ -426,9 +428,10 @@
     return d;
   }
   function copyText(text, b) {
+    const label = b.dataset.label || (b.dataset.label = b.textContent);
     const done = () => {
       b.textContent = "copied";
-      setTimeout(() => { b.textContent = "copy"; }, 1500);
+      setTimeout(() => { b.textContent = label; }, 1500);
     };
     if (navigator.clipboard && navigator.clipboard.writeText) {
       navigator.clipboard.writeText(text).then(done, () => { b.textContent = "select and copy"; });
@@ -464,7 +467,24 @@
       parts.push(el("h4", "Held by"), refs(v.holders, "nobody"));
       parts.push(el("h4", "Waiters, by how and where they wait"));
       if (!v.waiters.length) parts.push(el("p", "nobody waits on it", "none"));
-      for (const w of v.waiters) {
+      // Where they wait: from the waits' own stacks when captured, else
+      // from one goroutine dump the person asks for (kept, not polled).
+      let waiters = v.waiters;
+      if (ui.sites && ui.sites.id === id) {
+        waiters = ui.sites.waiters;
+        parts.push(el("p", "where they waited at " + ui.sites.at + " (from a goroutine dump)", "hint"));
+      } else if (v.waiters.length && !v.sites_from) {
+        parts.push(button("find where they wait (takes a goroutine dump)", "link", async () => {
+          try {
+            const d = await get("primitive?sites=1&id=" + encodeURIComponent(id));
+            ui.sites = { id, waiters: d.waiters, at: new Date().toLocaleTimeString() };
+          } catch (e) {
+            ui.sites = null;
+          }
+          drawDetail();
+        }));
+      }
+      for (const w of waiters) {
         const how = w.idle ? "waiting to be notified (" + w.wait_kind + ")" : "waiting to " + w.wait_kind;
         parts.push(el("p", num(w.count) + " " + how + (w.site ? " at " + w.site : "") + " · longest " + dur(w.max_seconds)));
         parts.push(refs(w.threads, ""));
@@ -569,7 +589,20 @@
       title = "Lock-order inversion: " + r.cycle.join(" → ");
     }
     d.append(el("h3", title));
-    d.append(stackBlock(kind === "o" ? "Report and stacks" : "Report and stacks", r.text));
+    // The report's head reads at a glance; its stacks fold away.
+    const text = r.text || "";
+    let cut = text.indexOf("\nStacks of the threads listed above:");
+    if (cut < 0) cut = text.indexOf("\n\tgoroutine ");
+    if (cut < 0) cut = text.indexOf("\n  goroutine ");
+    const head = cut > 0 ? text.slice(0, cut) : text;
+    d.append(el("pre", head, "report-text"));
+    if (cut > 0) {
+      const st = stackBlock("Stacks", text.slice(cut + 1));
+      st.open = kind === "d";
+      d.append(st);
+    }
+    const copy = button("copy the report", "copy", () => copyText(text, copy), "copy the whole report to the clipboard");
+    d.append(copy);
     return d;
   }
   function drawReports(deadlocks, longwaits, order) {
