@@ -313,6 +313,10 @@
     const drawn = new Set(prims.map((p) => p.id));
     const threads = s.threads.filter((t) => (t.wait && drawn.has(t.wait.primitive)) || t.holds.some((h) => drawn.has(h)) ||
       t.deadlocked || (ui.sel && ui.sel.id === t.id));
+    // Each thread beside the first primitive it touches: fewer crossings.
+    const at = new Map(prims.map((p, i) => [p.id, i]));
+    const place = (t) => Math.min(...[t.wait ? t.wait.primitive : null, ...t.holds].map((id) => at.has(id) ? at.get(id) : 1e9));
+    threads.sort((a, b) => place(a) - place(b));
     const red = new Set();
     for (const c of s.deadlocked) {
       c.threads.forEach((id) => red.add(id));
