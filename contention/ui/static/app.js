@@ -529,7 +529,13 @@
         });
       }
     }
-    info.replaceChildren(...parts);
+    // Unchanged, it is left alone: a selection in it survives the refresh.
+    const next = el("div");
+    next.append(...parts);
+    if (next.textContent !== info.textContent || info.dataset.for !== type + id) {
+      info.dataset.for = type + id;
+      info.replaceChildren(...next.childNodes);
+    }
   }
   function facts(rows) {
     const dl = el("dl");
