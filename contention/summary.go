@@ -2,7 +2,9 @@ package contention
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -490,4 +492,36 @@ func (g *Graph) Group(key string, o SummaryOptions, offset, limit int) *ThreadGr
 		return &grp
 	}
 	return nil
+}
+
+// summaryQuery is /summary's query string, parsed.
+type summaryQuery struct {
+	SummaryOptions
+	offset, limit int
+}
+
+// summaryOptionsOf parses /summary's query: q, groups, group_threads,
+// primitives, threads, thread (repeatable), and for one group (group=KEY)
+// offset and limit.
+func summaryOptionsOf(v url.Values) (summaryQuery, error) {
+	o := summaryQuery{SummaryOptions: SummaryOptions{Query: v.Get("q"), Selected: v["thread"]}, limit: 200}
+	if len(o.Query) > 200 {
+		return o, errors.New("q: at most 200 characters")
+	}
+	for name, dst := range map[string]*int{"groups": &o.Groups, "group_threads": &o.GroupThreads,
+		"primitives": &o.Primitives, "threads": &o.Threads, "offset": &o.offset, "limit": &o.limit} {
+		s := v.Get(name)
+		if s == "" {
+			continue
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 || n > 100000 {
+			return o, errors.New(name + " must be an integer from 0 to 100000")
+		}
+		*dst = n
+	}
+	if len(o.Selected) > 64 {
+		return o, errors.New("at most 64 thread= ids")
+	}
+	return o, nil
 }

@@ -139,62 +139,6 @@ func TestTopContendedKeepsIdleApart(t *testing.T) {
 	}
 }
 
-// Long waits: waits to acquire only by default; with WithIdleLongWaits,
-// waits to be notified too, at info level, not published.
-func TestLongWaitsKeepIdleApart(t *testing.T) {
-	now := time.Now()
-	g := func() *Graph {
-		gr := &Graph{Time: now, Primitives: []*Primitive{
-			{ID: "p1", Kind: "Lock", Label: "db", State: "<locked Lock db>", Holders: []string{"t1"}},
-			{ID: "p2", Kind: "Condition", Label: "jobs", State: "<Condition jobs>", Holders: []string{}},
-		}, Threads: []*Thread{
-			{ID: "t1", Name: "holder", Ident: 1, State: "running", Holds: []string{"p1"}},
-			{ID: "t2", Name: "acquirer", Ident: 2, State: "waiting", Holds: []string{}, Wait: &Wait{Primitive: "p1", Kind: "acquire", Since: now.Add(-time.Minute), Seconds: 60, Seq: 1}},
-			{ID: "t3", Name: "idler", Ident: 3, State: "waiting", Holds: []string{}, Wait: &Wait{Primitive: "p2", Kind: "notify", Since: now.Add(-time.Minute), Seconds: 60, Seq: 2}},
-		}}
-		gr.index()
-		return gr
-	}
-	d := newDetector([]Option{WithLongWait(time.Second)})
-	if out := d.checkLongWaits(g()); len(out) != 1 || out[0].Thread != "acquirer" || len(d.LongWaits()) != 1 {
-		t.Fatalf("default: %d published, %d kept", len(out), len(d.LongWaits()))
-	}
-	d = newDetector([]Option{WithLongWait(time.Second), WithIdleLongWaits()})
-	out := d.checkLongWaits(g())
-	lws := d.LongWaits()
-	if len(out) != 1 || out[0].Thread != "acquirer" || len(lws) != 2 {
-		t.Fatalf("idle opted in: %d published, %d kept", len(out), len(lws))
-	}
-	for _, lw := range lws {
-		if lw.Thread == "idler" && (!strings.HasPrefix(lw.Text, "info:") || !strings.Contains(lw.Text, "waiting to be notified")) {
-			t.Fatalf("idle long wait: %q", lw.Text)
-		}
-	}
-}
-
-// The history ring keeps at most historyLen samples and turns them into
-// rates.
-func TestHistoryRingBounded(t *testing.T) {
-	old := historyEvery
-	historyEvery = time.Millisecond
-	defer func() { historyEvery = old }()
-	h := &historyRing{}
-	l := threading.NewLock(threading.WithName("history-lock"))
-	at := time.Now()
-	for i := range historyLen + 20 {
-		l.Acquire()
-		_ = l.Release()
-		h.sample(at.Add(time.Duration(i) * time.Second))
-	}
-	if len(h.samples) != historyLen {
-		t.Fatalf("%d samples", len(h.samples))
-	}
-	ps := h.of("Lock", "history-lock")
-	if len(ps) != historyLen-1 || ps[len(ps)-1].AcquisitionRate != 1 {
-		t.Fatalf("%d points, last %+v", len(ps), ps[len(ps)-1])
-	}
-}
-
 // /summary, /primitive and /thread over HTTP, with their errors.
 func TestSummaryEndpoints(t *testing.T) {
 	addr, stop, err := Serve("127.0.0.1:0")
@@ -264,19 +208,4 @@ func TestSummaryEndpoints(t *testing.T) {
 	get("/summary?group=nope", 404, nil)
 	get("/summary?groups=x", 400, nil)
 	get("/summary?q="+strings.Repeat("x", 201), 400, nil)
-}
-
-func TestSiteOf(t *testing.T) {
-	block := "goroutine 12 [sync.Mutex.Lock]:\n" +
-		"runtime.gopark(0x1?, 0x2?)\n\t/usr/local/go/src/runtime/proc.go:435 +0xce\n" +
-		"github.com/threadmon/threadmon/threading.(*Lock).acquireSlow(0xc000, 0x0)\n\t/src/threading/lock.go:140 +0x1a\n" +
-		"main.(*store).get(...)\n\t/src/app/store.go:42\n" +
-		"main.worker()\n\t/src/app/main.go:9 +0x25\n" +
-		"created by main.main in goroutine 1\n\t/src/app/main.go:3 +0x1f\n"
-	if got := siteOf(block); got != "main.(*store).get /src/app/store.go:42" {
-		t.Fatalf("%q", got)
-	}
-	if got := siteOf("goroutine 1 [running]:\nruntime.gopark()\n\t/x.go:1\ncreated by x\n\t/y.go:2\n"); got != "" {
-		t.Fatalf("%q", got)
-	}
 }
