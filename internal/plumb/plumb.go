@@ -46,8 +46,19 @@ var (
 	// the wait with sequence number seq, made through a Context, and parked
 	// in a queue; it reports whether it did.
 	BreakWait func(ident, seq uint64) bool
-	// SetNameReaders turns on naming RWLock readers for the wait-for graph.
-	SetNameReaders func()
+	// RWState returns, for p a *threading.RWLock, the goroutine holding or
+	// waiting to take its write lock (0 if none), the readers it names,
+	// and how many more hold it for reading unnamed (-1: unknown, naming is
+	// off for it); ok is false for any other p.
+	RWState func(p any) (writer uint64, readers []uint64, unnamed int, ok bool)
+	// DrainWait reports whether w (a *threading.WaitInfo) is an RWLock
+	// writer's wait for the readers to leave: it waits on the readers, not
+	// on a writer.
+	DrainWait func(w any) bool
+	// EndedThread returns the name of goroutine ident and when it ended, if
+	// it is a thread (or a goroutine with a dummy record) known to have
+	// ended recently (the last few thousand).
+	EndedThread func(ident uint64) (name string, ended time.Time, ok bool)
 	// SetLockTracker installs t (nil removes it).
 	SetLockTracker func(t LockTracker)
 	// WaiterStacks and ReleaserStacks return the stack tables SetWaitStacks
