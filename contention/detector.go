@@ -136,6 +136,7 @@ type Detector struct {
 	pending   map[string]bool
 	longSeen  map[uint64]bool
 	longWaits []*LongWait
+	ended     endedHolders
 
 	stop chan struct{}
 	done chan struct{}
@@ -234,6 +235,7 @@ func (d *Detector) run() {
 // of what it saw, plain strings and numbers.
 func (d *Detector) look() {
 	g := Snapshot()
+	d.ended.mark(g)
 	for _, r := range d.check(g) {
 		d.deliver(r)
 	}

@@ -33,6 +33,9 @@ type Thread struct {
 	// Ended is when the thread ended, for a thread that has ended (State
 	// "finished") but still holds what others wait on.
 	Ended *time.Time `json:"ended,omitempty"`
+	// EndedBefore is, for a goroutine with no record found ended (State
+	// "finished"), the time of the goroutine dump that showed it gone.
+	EndedBefore *time.Time `json:"ended_before,omitempty"`
 	// Stack is where a waiting thread blocked, from a goroutine dump: filled
 	// in only by AddStacks. /graph and /threads leave it out; /stack serves
 	// the stacks of the threads a person opens.

@@ -313,3 +313,25 @@ func TestOrphanedLock(t *testing.T) {
 		t.Fatal("waiter did not finish")
 	}
 }
+
+// A plain goroutine (no thread, no record) that ends holding a Lock leaves
+// its waiters orphaned too, found once they have waited orphanAge.
+func TestOrphanedByGoroutine(t *testing.T) {
+	found, sink, stop := startDetector(t)
+	defer stop()
+	l := threading.NewLock(threading.WithName("orphan-g-lock"))
+	done := make(chan struct{})
+	go func() { l.Acquire(); close(done) }()
+	<-done
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	waiter := spawn("orphan-g-waiter", func() error { return l.AcquireContext(ctx) })
+	r := expectReport(t, found, sink, KindOrphan, "orphan-g-waiter")
+	if !strings.Contains(r.Text, "held by finished \"goroutine ") || !strings.Contains(r.Text, "which ended before") {
+		t.Errorf("report text:\n%s", r.Text)
+	}
+	cancel()
+	if done, _ := waiter.JoinTimeout(10 * time.Second); !done {
+		t.Fatal("waiter did not finish")
+	}
+}

@@ -54,10 +54,17 @@ func (d *Detector) buildStuckReport(g *Graph, c *Component) *Report {
 			var held []string
 			for _, e := range ended {
 				at := "at an unknown time"
-				if e.Ended != nil {
+				switch {
+				case e.Ended != nil:
 					at = "at " + e.Ended.Format(time.RFC3339Nano)
+				case e.EndedBefore != nil:
+					at = "before " + e.EndedBefore.Format(time.RFC3339Nano)
 				}
-				held = append(held, fmt.Sprintf("finished thread %q (ident %d), which ended %s", e.Name, e.Ident, at))
+				what := "finished thread"
+				if e.Ended == nil {
+					what = "finished"
+				}
+				held = append(held, fmt.Sprintf("%s %q (ident %d), which ended %s", what, e.Name, e.Ident, at))
 			}
 			if len(ended) > 0 {
 				rt.HeldBy = ended[0].Name
