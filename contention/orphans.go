@@ -101,3 +101,7 @@ func (e *endedHolders) mark(g *Graph) {
 		g.Components()
 	}
 }
+
+// complete reports whether the dump holds every goroutine (it was not cut
+// at maxDumpBuf).
+func (d *stackDump) complete() bool { return len(d.buf) < maxDumpBuf }

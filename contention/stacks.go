@@ -107,10 +107,6 @@ func takeDump() *stackDump {
 	return d
 }
 
-// complete reports whether the dump holds every goroutine (it was not cut
-// at maxDumpBuf).
-func (d *stackDump) complete() bool { return len(d.buf) < maxDumpBuf }
-
 // stack returns goroutine id's block of the dump ("goroutine 12 [chan
 // receive]:\n..."), or "" when the dump does not hold it.
 func (d *stackDump) stack(id uint64) string {
