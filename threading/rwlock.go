@@ -66,6 +66,9 @@ func (rw *RWLock) RLock() {
 		}
 		rw.readers.add(curGoid())
 	}
+	if extra.Load()&trackBit != 0 {
+		trackAcquired(rw, &rw.w.x, KindRWLock, curGoid(), true)
+	}
 	if raceEnabled {
 		raceEnable()
 		raceAcquire(unsafe.Pointer(&rw.readerSem.n))
@@ -82,6 +85,9 @@ func (rw *RWLock) rlockSlow() {
 		selfDeadlock(rw, g, "read-locks %[2]s, which it holds for writing: the write lock is never released while it waits")
 	case rw.readers.contains(g):
 		selfDeadlock(rw, g, "read-locks %[2]s again, which it already holds for reading, while a writer waits: the writer waits for it to read-unlock, and it waits behind the writer (read locks are not reentrant once a writer queues)")
+	}
+	if extra.Load()&trackBit != 0 {
+		trackAttempt(rw, &rw.w.x, KindRWLock, g, true)
 	}
 	rec := beginWait(rw, e.meta, WaitRead, g, w, forever)
 	rw.readerSem.acquire(g, &rec)
@@ -107,6 +113,9 @@ func (rw *RWLock) TryRLock() bool {
 			} else {
 				rw.readers.add(curGoid())
 			}
+			if extra.Load()&trackBit != 0 {
+				trackAcquired(rw, &rw.w.x, KindRWLock, curGoid(), true)
+			}
 			if raceEnabled {
 				raceEnable()
 				raceAcquire(unsafe.Pointer(&rw.readerSem.n))
@@ -124,6 +133,9 @@ func (rw *RWLock) RUnlock() {
 	}
 	if !rw.readers.unpaired.Load() {
 		rw.readers.remove(curGoid())
+	}
+	if extra.Load()&trackBit != 0 {
+		trackReleased(rw, &rw.w.x, KindRWLock, curGoid(), true)
 	}
 	r := rw.readerCount.Add(-1)
 	if raceEnabled {
@@ -150,13 +162,17 @@ func (rw *RWLock) Lock() {
 		defer rw.raceLocked()
 	}
 	g := curGoid()
-	if !rw.w.state.CompareAndSwap(0, g<<ownerShift|mLocked) {
+	slow := !rw.w.state.CompareAndSwap(0, g<<ownerShift|mLocked)
+	if slow {
 		rw.w.lockSlow(rw, KindRWLock, WaitAcquire, g, forever)
 	} else {
 		rw.w.acq.inc()
 	}
 	r := rw.readerCount.Add(-rwMaxReaders) + rwMaxReaders
 	if r != 0 && rw.readerWait.Add(r) != 0 {
+		if extra.Load() != 0 && !slow {
+			trackAttempt(rw, &rw.w.x, KindRWLock, g, false)
+		}
 		e := getExt(&rw.w.x, KindRWLock)
 		rw.registerSelf(e)
 		if rw.readers.contains(g) {
@@ -171,7 +187,7 @@ func (rw *RWLock) Lock() {
 		if holdEvery.Load() != 0 && sampleHold() {
 			startHold(getExt(&rw.w.x, KindRWLock))
 		}
-		trackAcquired(rw, &rw.w.x, KindRWLock, g)
+		trackAcquired(rw, &rw.w.x, KindRWLock, g, false)
 	}
 }
 
@@ -193,7 +209,7 @@ func (rw *RWLock) TryLock() (ok bool) {
 		return false
 	}
 	if extra.Load() != 0 {
-		trackAcquired(rw, &rw.w.x, KindRWLock, curGoid())
+		trackAcquired(rw, &rw.w.x, KindRWLock, curGoid(), false)
 	}
 	return true
 }
@@ -212,7 +228,7 @@ func (rw *RWLock) Unlock() {
 		if holdEvery.Load() != 0 {
 			endHold(rw, rw.w.x.Load(), rw.writer())
 		}
-		trackReleased(rw, &rw.w.x, KindRWLock, rw.writer())
+		trackReleased(rw, &rw.w.x, KindRWLock, rw.writer(), false)
 	}
 	if r > 0 {
 		rw.readerSem.release(int(r)) // the readers that queued behind this writer

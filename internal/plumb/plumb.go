@@ -19,13 +19,17 @@ type Class struct {
 }
 
 // LockTracker sees every acquisition and release of a Lock, of an RLock (the
-// outermost level) and of an RWLock's write side: what lock-order checking
-// needs. It runs on the fast path, so it must be quick. id is the
-// primitive's ID (0 while unregistered); g is the goroutine that acquired the
-// lock (for a Lock released by another thread, still the acquirer).
+// outermost level) and of an RWLock (read is true for its read side): what
+// lock-order checking needs. It runs on the fast path, so it must be quick.
+// id is the primitive's ID (0 while unregistered); g is the goroutine that
+// acquired the lock (for a Lock released by another thread, still the
+// acquirer; for a read lock, the goroutine that read-unlocks). Attempt comes
+// before an acquisition blocks (it is followed by Acquired if it succeeds),
+// so that the order it would add is known even if it never does.
 type LockTracker interface {
-	Acquired(id uint64, c *Class, g uint64)
-	Released(id uint64, c *Class, g uint64)
+	Attempt(id uint64, c *Class, g uint64, read bool)
+	Acquired(id uint64, c *Class, g uint64, read bool)
+	Released(id uint64, c *Class, g uint64, read bool)
 }
 
 // StackSample is the waits (or hand-offs) of one class of primitive at one
