@@ -100,6 +100,7 @@ func Handler() http.Handler {
 		w.Header().Set("Content-Disposition", `attachment; filename="contention.pb.gz"`)
 		_, _ = w.Write(buf.Bytes())
 	})
+	mux.HandleFunc("/leaks", serveLeaks)
 	mux.HandleFunc("/lockorder", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, LockOrderReports()) })
 	mux.HandleFunc("/contention", func(w http.ResponseWriter, r *http.Request) {
 		n := 10
