@@ -56,6 +56,10 @@ func (h *holderSlots) addFirst(g uint64) {
 
 // add records an acquisition by g, one of several readers.
 func (h *holderSlots) add(g uint64) {
+	if h.unpaired.Load() {
+		h.acq.Add(1) // naming is off for good: count only
+		return
+	}
 	if g < 1<<(64-slotCountBits) {
 		for i := 1; i < len(h.s); i++ {
 			v := h.s[i].Load()
