@@ -282,8 +282,10 @@ func (d *Detector) check(g *Graph) []*Report {
 	var out []*Report
 	for _, i := range confirmed {
 		r := d.buildReport(g, &comps[i])
-		if d.policy == PolicyBreak {
-			breakCycle(r) // before the report is shared
+		if d.policy == PolicyBreak && r.Kind != KindOrphan {
+			// Before the report is shared. An orphan's waiters are not
+			// broken: ending one wait frees nothing for the others.
+			breakCycle(r)
 		}
 		out = append(out, r)
 	}
@@ -485,6 +487,9 @@ func (d *Detector) deliver(r *Report) {
 		d.callback(r)
 	}
 	if d.policy == PolicyPanic {
+		if r.Kind == KindOrphan {
+			panic("threading: orphaned lock detected\n" + r.Text)
+		}
 		panic("threading: deadlock detected\n" + r.Text)
 	}
 }

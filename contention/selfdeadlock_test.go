@@ -3,6 +3,7 @@ package contention
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -333,5 +334,27 @@ func TestOrphanedByGoroutine(t *testing.T) {
 	cancel()
 	if done, _ := waiter.JoinTimeout(10 * time.Second); !done {
 		t.Fatal("waiter did not finish")
+	}
+}
+
+// PolicyBreak ends a self-deadlocked wait made through a Context.
+func TestSelfDeadlockBroken(t *testing.T) {
+	d := Start(WithInterval(20*time.Millisecond), WithPolicy(PolicyBreak))
+	defer d.Stop()
+	l := threading.NewLock(threading.WithName("self-broken"))
+	th := spawn("self-broken", func() error {
+		l.Acquire()
+		defer l.Release()
+		return l.AcquireContext(context.Background())
+	})
+	if done, _ := th.JoinTimeout(10 * time.Second); !done {
+		_ = l.Release()
+		t.Fatal("the self-deadlock was not broken")
+	}
+	if !errors.Is(th.Err(), threading.ErrDeadlock) {
+		t.Fatalf("err %v", th.Err())
+	}
+	if rs := d.Reports(); len(rs) != 1 || rs[0].Kind != KindSelfDeadlock || rs[0].Victim != "self-broken" {
+		t.Fatalf("reports %+v", rs)
 	}
 }
