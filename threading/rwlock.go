@@ -66,12 +66,14 @@ func (rw *RWLock) RLock() {
 		}
 		rw.readers.add(curGoid())
 	}
-	if extra.Load()&trackBit != 0 {
-		trackAcquired(rw, &rw.w.x, KindRWLock, curGoid(), true)
-	}
 	if raceEnabled {
 		raceEnable()
 		raceAcquire(unsafe.Pointer(&rw.readerSem.n))
+	}
+	// The tracker runs with the race detector on: its own locks must
+	// synchronise.
+	if extra.Load()&trackBit != 0 {
+		trackAcquired(rw, &rw.w.x, KindRWLock, curGoid(), true)
 	}
 }
 
@@ -113,12 +115,12 @@ func (rw *RWLock) TryRLock() bool {
 			} else {
 				rw.readers.add(curGoid())
 			}
-			if extra.Load()&trackBit != 0 {
-				trackAcquired(rw, &rw.w.x, KindRWLock, curGoid(), true)
-			}
 			if raceEnabled {
 				raceEnable()
 				raceAcquire(unsafe.Pointer(&rw.readerSem.n))
+			}
+			if extra.Load()&trackBit != 0 {
+				trackAcquired(rw, &rw.w.x, KindRWLock, curGoid(), true)
 			}
 			return true
 		}
@@ -127,15 +129,15 @@ func (rw *RWLock) TryRLock() bool {
 
 // RUnlock undoes one RLock; it panics when there is no reader.
 func (rw *RWLock) RUnlock() {
+	if extra.Load()&trackBit != 0 {
+		trackReleased(rw, &rw.w.x, KindRWLock, curGoid(), true)
+	}
 	if raceEnabled {
 		raceReleaseMerge(unsafe.Pointer(&rw.writerSem.n))
 		raceDisable()
 	}
 	if !rw.readers.unpaired.Load() {
 		rw.readers.remove(curGoid())
-	}
-	if extra.Load()&trackBit != 0 {
-		trackReleased(rw, &rw.w.x, KindRWLock, curGoid(), true)
 	}
 	r := rw.readerCount.Add(-1)
 	if raceEnabled {
