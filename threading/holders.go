@@ -98,14 +98,11 @@ func (h *holderSlots) remove(g uint64) {
 			return
 		}
 	}
-	for {
-		n := h.over.Load()
-		if n <= 0 {
-			break
+	if h.over.Load() > 0 {
+		if h.over.Add(-1) >= 0 {
+			return // one of the unnamed holders
 		}
-		if h.over.CompareAndSwap(n, n-1) {
-			return
-		}
+		h.over.Add(1) // lost a race for the last one: not ours
 	}
 	if !h.unpaired.Load() {
 		h.unpaired.Store(true)
