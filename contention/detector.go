@@ -333,11 +333,16 @@ func (d *Detector) checkLongWaits(g *Graph) []*LongWait {
 	if d.longWait <= 0 {
 		return nil
 	}
+	// Waits to be notified (a Condition's wait, an Event, a Barrier, a
+	// Join, a WaitGroup) are idle waiting, not contention: reported only
+	// with WithIdleLongWaits, at info level (kept in LongWaits, not
+	// published to the hooks that log errors and count reports).
+	idleToo := idleLongWaitsOn(d)
 	live := map[uint64]bool{}
 	var found []*Thread
 	d.mu.Lock()
 	for _, t := range g.Threads {
-		if t.Wait == nil {
+		if t.Wait == nil || (!idleToo && idleKind(t.Wait.Kind)) {
 			continue
 		}
 		live[t.Wait.Seq] = true
@@ -379,7 +384,12 @@ func (d *Detector) checkLongWaits(g *Graph) []*LongWait {
 		lw := &LongWait{Time: g.Time, Thread: t.Name, Ident: t.Ident, WaitsOn: p.State, WaitKind: t.Wait.Kind,
 			Since: t.Wait.Since, Seconds: t.Wait.Seconds, Holders: []string{}, Stacks: []string{stacks[t.Ident]}}
 		var b strings.Builder
-		fmt.Fprintf(&b, "%q (ident %d) has been waiting to %s %s %q for %s\n", t.Name, t.Ident, t.Wait.Kind, p.Kind, p.Label,
+		what := "to " + t.Wait.Kind
+		if idleKind(t.Wait.Kind) {
+			what = "to be notified (" + t.Wait.Kind + ") by"
+			b.WriteString("info: idle waiting, not contention\n")
+		}
+		fmt.Fprintf(&b, "%q (ident %d) has been waiting %s %s %q for %s\n", t.Name, t.Ident, what, p.Kind, p.Label,
 			time.Duration(t.Wait.Seconds*float64(time.Second)).Round(time.Millisecond))
 		fmt.Fprintf(&b, "%s\n", indent(stacks[t.Ident]))
 		for _, ht := range holdersOf(t) {
@@ -402,7 +412,13 @@ func (d *Detector) checkLongWaits(g *Graph) []*LongWait {
 		d.longWaits = append([]*LongWait(nil), d.longWaits[n-100:]...)
 	}
 	d.mu.Unlock()
-	return out
+	published := out[:0:0]
+	for _, lw := range out {
+		if !idleKind(lw.WaitKind) {
+			published = append(published, lw)
+		}
+	}
+	return published
 }
 
 // recentEnough is how old a goroutine dump may be to show the waits of the

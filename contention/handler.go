@@ -23,20 +23,74 @@ import (
 //	/primitives  registered and waited-on primitives (JSON array of Primitive)
 //	/graph       the wait-for graph (JSON Graph) with its deadlocked components, without stacks
 //	/graph.dot   the same as Graphviz DOT, deadlocked components in red
+//	/summary     the graph grouped (JSON Summary): what a page polls, bounded whatever the number of goroutines
+//	/primitive   ?id=p12: one primitive drilled into (JSON PrimitiveView); &sites=1 finds where its
+//	             waiters wait from a goroutine dump (a pause: asked for by a person, never polled)
+//	/thread      ?id=t123: one thread drilled into (JSON ThreadView); its stack is /stack?id=t123
 //	/stack       ?id=t123 or ?ident=123 (repeatable, at most 64): the stacks of those threads of the graph,
 //	             a JSON array of {"id", "ident", "name", "stack"} ("" where the dump has none)
 //	/deadlocks   deadlock reports (JSON array of Report; [] when none)
-//	/longwaits   waits past the default Detector's long-wait threshold
+//	/longwaits   waits to acquire past the default Detector's long-wait threshold (and, with
+//	             WithIdleLongWaits, waits to be notified, their text beginning "info:")
 //	/lockorder   lock-order inversions (JSON array of OrderReport), when EnableLockOrder is on
 //	/profile     a pprof contention profile (go tool pprof reads it); ?view=classes (default), waiters or releasers
-//	/contention  the most contended primitives: {"by_wait": [...], "by_count": [...]}, ?n= (1..1000, default 10)
+//	/contention  the most contended primitives, waits to acquire only: {"by_wait": [...], "by_count": [...]},
+//	             and apart, the most time spent waiting to be notified: "idle"; ?n= (1..1000, default 10)
+//
+// The JSON of /summary, /primitive, /thread and /contention is snake_case,
+// durations in seconds. Examples, abridged:
+//
+//	GET /summary?q=db  (also groups=200, group_threads=10, primitives=100, threads=200, thread=t9 repeatable)
+//	{"time": "2026-01-02T15:04:05Z", "query": "db",
+//	 "counts": {"threads": 10000, "matched": 2872, "running": 2129, "waiting": 7871,
+//	            "contention": 2871, "idle": 5000, "deadlocked": 0, "primitives": 124},
+//	 "groups": [{"key": "acquire p1", "title": "2,871 threads wait to acquire Lock db, held by worker-3",
+//	             "state": "waiting", "wait_kind": "acquire", "idle": false, "primitive": "p1",
+//	             "primitive_kind": "Lock", "primitive_label": "db", "primitive_class": "app/db.go:12",
+//	             "holders": [{"id": "t4", "name": "worker-3", "ident": 4, "seconds": 0, "holds": 1}],
+//	             "count": 2871, "max_seconds": 12.5, "deadlocked": false,
+//	             "threads": [{"id": "t2881", "name": "db-client-2880", "ident": 2881, "seconds": 12.5, "holds": 0}, ...],
+//	             "target": 0}, ...],
+//	 "groups_omitted": 0,
+//	 "primitives": [{"id": "p1", "kind": "Lock", "label": "db", "class": "app/db.go:12", "state": "<locked Lock ...>",
+//	                 "holders": ["t4"], "waiters": 2871, "idle_waiters": 0, "acquisitions": 1,
+//	                 "contentions": 2871, "wait_seconds": 0.8, "deadlocked": false, "target": 0}],
+//	 "primitives_omitted": 0,
+//	 "threads": [{"id": "t4", "name": "worker-3", "ident": 4, "state": "running", "holds": ["p1"], "deadlocked": false, "target": 0}],
+//	 "deadlocked": []}
+//
+//	GET /summary?group=acquire+p1&offset=0&limit=200  one group (JSON ThreadGroup), up to 1000 of its threads
+//
+//	GET /primitive?id=p1
+//	{"time": "...", "primitive": {"id": "p1", "kind": "Lock", "label": "db", ..., "waiters": 2871},
+//	 "created_at": "app/db.go:12", "holders": [{"id": "t4", "name": "worker-3", ...}],
+//	 "waiters": [{"wait_kind": "acquire", "idle": false, "site": "", "count": 2871, "max_seconds": 12.5,
+//	              "threads": [... at most 20 ...]}],
+//	 "waits": [{"le_seconds": 0.000064, "count": 120, "idle": 0}, ..., {"le_seconds": -1, "count": 1, "idle": 0}],
+//	 "history": [{"at": "...", "seconds": 5, "acquisition_rate": 210.4, "contention_rate": 12.2, "mean_wait_seconds": 0.004}]}
+//
+// "waits" is the class's wait-time distribution since the handler was made
+// (log2 buckets; -1 is "longer"), "history" its rates over the last five
+// minutes, sampled at most every 5 s while the API is polled and kept in a
+// bounded ring; a waiter group's "site" is where its waits blocked when
+// threading.SetWaitStacks is on.
+//
+//	GET /thread?id=t4
+//	{"time": "...", "thread": {"id": "t4", "name": "worker-3", ...}, "holds": [{"id": "p1", "kind": "Lock", ...}],
+//	 "waits_on": null, "holders": []}
+//
+//	GET /contention?n=8
+//	{"by_wait": [{"kind": "Lock", "label": "db", "live": 1, "acquisitions": 9000, "contentions": 4000,
+//	              "timeouts": 0, "wait_seconds": 35.2, "waiters": 2871, "idle": false}],
+//	 "by_count": [...],
+//	 "idle": [{"kind": "Event", "label": "jobs", ..., "idle": true}]}
 //
 // Stacks come from a goroutine dump, which stops the world while it is
-// written, so only /stack (a thread a person opens) and deadlock and
-// long-wait reports take one; the paths a page polls (/graph, /threads,
-// /contention, /deadlocks, ...) never do. A dump is shared: concurrent
-// requests wait for the one in flight, and /stack serves one up to a second
-// old.
+// written, so only /stack and /primitive?sites=1 (what a person opens) and deadlock and
+// long-wait reports take one; the paths a page polls (/summary, /graph,
+// /threads, /contention, /deadlocks, ...) never do. A dump is shared:
+// concurrent requests wait for the one in flight, and /stack serves one up to
+// a second old.
 //
 // /deadlocks serves the default Detector's reports (see Start); without one,
 // it looks twice, 100 ms apart (concurrent requests share the looks), and
@@ -47,6 +101,9 @@ import (
 func Handler() http.Handler {
 	mux := http.NewServeMux()
 	confirm := &confirmer{c: NewChecker()}
+	// The wait-time distributions /primitive serves: an observer of the
+	// waits that blocked, attached once per process.
+	histsAttach.Do(func() { threading.AddObserver(hists) })
 	mux.HandleFunc("/threads", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, Snapshot().Threads) })
 	mux.HandleFunc("/primitives", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, Snapshot().Primitives) })
 	mux.HandleFunc("/graph", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, Snapshot()) })
@@ -102,6 +159,45 @@ func Handler() http.Handler {
 	})
 	mux.HandleFunc("/leaks", serveLeaks)
 	mux.HandleFunc("/lockorder", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, LockOrderReports()) })
+	mux.HandleFunc("/summary", func(w http.ResponseWriter, r *http.Request) {
+		o, err := summaryOptionsOf(r.URL.Query())
+		if err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		g := Snapshot()
+		history.sample(g.Time)
+		if key := r.URL.Query().Get("group"); key != "" {
+			grp := g.Group(key, o.SummaryOptions, o.offset, o.limit)
+			if grp == nil {
+				writeError(w, http.StatusNotFound, "no group "+strconv.Quote(key))
+				return
+			}
+			writeJSON(w, grp)
+			return
+		}
+		writeJSON(w, Summarize(g, o.SummaryOptions))
+	})
+	mux.HandleFunc("/primitive", func(w http.ResponseWriter, r *http.Request) {
+		id := r.URL.Query().Get("id")
+		g := Snapshot()
+		history.sample(g.Time)
+		v := primitiveView(g, id, r.URL.Query().Get("sites") == "1")
+		if v == nil {
+			writeError(w, http.StatusNotFound, "no primitive "+strconv.Quote(id)+" in the graph")
+			return
+		}
+		writeJSON(w, v)
+	})
+	mux.HandleFunc("/thread", func(w http.ResponseWriter, r *http.Request) {
+		id := r.URL.Query().Get("id")
+		v := ThreadViewOf(Snapshot(), id)
+		if v == nil {
+			writeError(w, http.StatusNotFound, "no thread "+strconv.Quote(id)+" in the graph")
+			return
+		}
+		writeJSON(w, v)
+	})
 	mux.HandleFunc("/contention", func(w http.ResponseWriter, r *http.Request) {
 		n := 10
 		if q := r.URL.Query().Get("n"); q != "" {
@@ -208,27 +304,52 @@ type Contended struct {
 	Timeouts     uint64  `json:"timeouts"`
 	WaitSeconds  float64 `json:"wait_seconds"`
 	Waiters      int     `json:"waiters"`
+	// Idle is true for kinds whose waits are waits to be notified
+	// (Condition, Cond, Event, Barrier, Thread joins, WaitGroup, Group):
+	// idle waiting, not contention.
+	Idle bool `json:"idle"`
 }
 
-// Top is the n most contended classes by total wait and by count.
+// Top is the n most contended classes by total wait and by count, waits to
+// acquire only; Idle is the n classes with the most total time spent
+// waiting to be notified, kept apart: a worker pool's idle workers waiting
+// on a Condition are not contention.
 type Top struct {
 	ByWait  []Contended `json:"by_wait"`
 	ByCount []Contended `json:"by_count"`
+	Idle    []Contended `json:"idle"`
+}
+
+// IdleKind says whether the waits on a primitive of kind k are waits to be
+// notified (idle waiting) rather than waits to acquire (contention).
+func IdleKind(k threading.Kind) bool {
+	switch k.String() {
+	case "Condition", "Cond", "Event", "Barrier", "Thread", "WaitGroup", "Group":
+		return true
+	}
+	return false
 }
 
 // TopContended returns the n classes with the most total wait and the n with
-// the most contentions.
+// the most contentions, among the waits to acquire, and the n with the most
+// total idle waiting.
 func TopContended(n int) Top {
-	var all []Contended
+	var all, idle []Contended
 	for _, c := range threading.Classes() {
 		if c.Stats.Contentions == 0 {
 			continue
 		}
-		all = append(all, Contended{Kind: c.Kind.String(), Label: c.Label, Live: c.Live, Acquisitions: c.Stats.Acquisitions,
-			Contentions: c.Stats.Contentions, Timeouts: c.Stats.Timeouts, WaitSeconds: c.Stats.WaitTotal.Seconds(), Waiters: c.Stats.Waiters})
+		x := Contended{Kind: c.Kind.String(), Label: c.Label, Live: c.Live, Acquisitions: c.Stats.Acquisitions,
+			Contentions: c.Stats.Contentions, Timeouts: c.Stats.Timeouts, WaitSeconds: c.Stats.WaitTotal.Seconds(), Waiters: c.Stats.Waiters,
+			Idle: IdleKind(c.Kind)}
+		if x.Idle {
+			idle = append(idle, x)
+		} else {
+			all = append(all, x)
+		}
 	}
-	top := func(less func(a, b Contended) bool) []Contended {
-		s := append([]Contended(nil), all...)
+	top := func(from []Contended, less func(a, b Contended) bool) []Contended {
+		s := append([]Contended(nil), from...)
 		sort.SliceStable(s, func(i, j int) bool { return less(s[i], s[j]) })
 		if len(s) > n {
 			s = s[:n]
@@ -238,9 +359,11 @@ func TopContended(n int) Top {
 		}
 		return s
 	}
+	byWait := func(a, b Contended) bool { return a.WaitSeconds > b.WaitSeconds }
 	return Top{
-		ByWait:  top(func(a, b Contended) bool { return a.WaitSeconds > b.WaitSeconds }),
-		ByCount: top(func(a, b Contended) bool { return a.Contentions > b.Contentions }),
+		ByWait:  top(all, byWait),
+		ByCount: top(all, func(a, b Contended) bool { return a.Contentions > b.Contentions }),
+		Idle:    top(idle, byWait),
 	}
 }
 

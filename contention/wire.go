@@ -1,6 +1,8 @@
 package contention
 
 import (
+	"github.com/threadmon/threadmon/threading"
+
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -263,7 +265,7 @@ func DecodeTop(data []byte, l Limits) (Top, error) {
 	if err := decodeJSON(data, l, &top); err != nil {
 		return Top{}, err
 	}
-	for _, list := range [][]Contended{top.ByWait, top.ByCount} {
+	for _, list := range [][]Contended{top.ByWait, top.ByCount, top.Idle} {
 		if len(list) > l.MaxItems {
 			return Top{}, fmt.Errorf("%d contended classes: at most %d", len(list), l.MaxItems)
 		}
@@ -273,11 +275,29 @@ func DecodeTop(data []byte, l Limits) (Top, error) {
 			}
 		}
 	}
-	if top.ByWait == nil {
-		top.ByWait = []Contended{}
+	// A process of an older version ranks waits to be notified with the
+	// waits to acquire: they are moved apart, by kind.
+	idle := map[string]bool{}
+	for k := threading.Kind(1); k < 64; k++ {
+		idle[k.String()] = IdleKind(k)
 	}
-	if top.ByCount == nil {
-		top.ByCount = []Contended{}
+	split := func(list []Contended, keep bool) []Contended {
+		out := []Contended{}
+		for _, c := range list {
+			if c.Idle || idle[c.Kind] {
+				if keep && !c.Idle {
+					c.Idle = true
+					top.Idle = append(top.Idle, c)
+				}
+				continue
+			}
+			out = append(out, c)
+		}
+		return out
+	}
+	top.ByWait, top.ByCount = split(top.ByWait, true), split(top.ByCount, false)
+	if top.Idle == nil {
+		top.Idle = []Contended{}
 	}
 	return top, nil
 }

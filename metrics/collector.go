@@ -20,7 +20,7 @@ func newCollector(l *labeler) *collector {
 	return &collector{
 		labels:       l,
 		acquisitions: desc("acquisitions_total", "Successful acquisitions (for events, barriers and joins: successful waits).", "kind", "name"),
-		contentions:  desc("contentions_total", "Callers that had to wait.", "kind", "name"),
+		contentions:  desc("contentions_total", "Callers that had to wait; wait is idle for kinds whose waits are waits to be notified (Condition, Cond, Event, Barrier, Thread, WaitGroup, Group), else contention.", "kind", "name", "wait"),
 		timeouts:     desc("timeouts_total", "Waits that ended because their timeout passed.", "kind", "name"),
 		cancels:      desc("cancellations_total", "Waits ended by a context or by the deadlock breaker.", "kind", "name"),
 		waiters:      desc("waiters", "Callers waiting now.", "kind", "name"),
@@ -64,7 +64,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	for _, k := range order {
 		s := sums[k]
 		ch <- prometheus.MustNewConstMetric(c.acquisitions, prometheus.CounterValue, float64(s.Acquisitions), k.kind, k.name)
-		ch <- prometheus.MustNewConstMetric(c.contentions, prometheus.CounterValue, float64(s.Contentions), k.kind, k.name)
+		ch <- prometheus.MustNewConstMetric(c.contentions, prometheus.CounterValue, float64(s.Contentions), k.kind, k.name, kindWait(k.kind))
 		ch <- prometheus.MustNewConstMetric(c.timeouts, prometheus.CounterValue, float64(s.Timeouts), k.kind, k.name)
 		ch <- prometheus.MustNewConstMetric(c.cancels, prometheus.CounterValue, float64(s.Cancellations), k.kind, k.name)
 		ch <- prometheus.MustNewConstMetric(c.waiters, prometheus.GaugeValue, float64(s.Waiters), k.kind, k.name)
@@ -79,4 +79,14 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(c.threads, prometheus.GaugeValue, running, "running")
 	ch <- prometheus.MustNewConstMetric(c.threads, prometheus.GaugeValue, waiting, "waiting")
+}
+
+// kindWait is the wait label of the contentions of a kind: idle for the
+// kinds whose waits are waits to be notified, contention for the others.
+func kindWait(kind string) string {
+	switch kind {
+	case "Condition", "Cond", "Event", "Barrier", "Thread", "WaitGroup", "Group":
+		return WaitIdle
+	}
+	return WaitContention
 }

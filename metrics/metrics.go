@@ -114,7 +114,8 @@ func Register(reg prometheus.Registerer, opts ...Option) (*Metrics, error) {
 		return o
 	}
 	m.wait = prometheus.NewHistogramVec(histOpts("wait_seconds",
-		"Time callers waited on a primitive, for waits that blocked."), []string{"kind", "name"})
+		"Time callers waited on a primitive, for waits that blocked; wait is contention (to acquire) or idle (to be notified)."),
+		[]string{"kind", "name", "wait"})
 	m.hold = prometheus.NewHistogramVec(histOpts("hold_seconds",
 		"Time locks were held, sampled (see WithHoldSampling)."), []string{"kind", "name"})
 	counter := func(name, help string) prometheus.Counter {
@@ -178,10 +179,25 @@ type observerCache struct {
 type cacheKey struct {
 	kind  threading.Kind
 	label string
+	wait  string // "contention" or "idle"; "" for hold times
 }
 
-func (c *observerCache) get(vec *prometheus.HistogramVec, l *labeler, p threading.Primitive) prometheus.Observer {
-	k := cacheKey{p.Kind(), labelOf(p)}
+// Wait label values: a wait to acquire is contention, a wait to be notified
+// (Condition/Cond wait, Event, Barrier, Join, WaitGroup/Group Wait) is idle.
+const (
+	WaitContention = "contention"
+	WaitIdle       = "idle"
+)
+
+func waitLabel(k threading.WaitKind) string {
+	if k.Idle() {
+		return WaitIdle
+	}
+	return WaitContention
+}
+
+func (c *observerCache) get(vec *prometheus.HistogramVec, l *labeler, p threading.Primitive, wait string) prometheus.Observer {
+	k := cacheKey{p.Kind(), labelOf(p), wait}
 	c.mu.RLock()
 	obs, ok := c.m[k]
 	c.mu.RUnlock()
@@ -189,7 +205,11 @@ func (c *observerCache) get(vec *prometheus.HistogramVec, l *labeler, p threadin
 		return obs
 	}
 	kind := k.kind.String()
-	obs = vec.WithLabelValues(kind, l.get(kind, k.label))
+	if wait != "" {
+		obs = vec.WithLabelValues(kind, l.get(kind, k.label), wait)
+	} else {
+		obs = vec.WithLabelValues(kind, l.get(kind, k.label))
+	}
 	c.mu.Lock()
 	if c.m == nil {
 		c.m = make(map[cacheKey]prometheus.Observer)
@@ -203,7 +223,7 @@ func (c *observerCache) get(vec *prometheus.HistogramVec, l *labeler, p threadin
 
 // ObserveWait implements threading.Observer.
 func (m *Metrics) ObserveWait(e *threading.WaitEvent) {
-	obs := m.waitObs.get(m.wait, m.labels, e.Primitive)
+	obs := m.waitObs.get(m.wait, m.labels, e.Primitive, waitLabel(e.Kind))
 	secs := e.Duration.Seconds()
 	if m.cfg.traceID != nil {
 		if id, ok := m.cfg.traceID(e.Ctx); ok {
@@ -218,7 +238,7 @@ func (m *Metrics) ObserveWait(e *threading.WaitEvent) {
 
 // ObserveHold implements threading.Observer.
 func (m *Metrics) ObserveHold(e *threading.HoldEvent) {
-	m.holdObs.get(m.hold, m.labels, e.Primitive).Observe(e.Duration.Seconds())
+	m.holdObs.get(m.hold, m.labels, e.Primitive, "").Observe(e.Duration.Seconds())
 }
 
 // ObserveThread implements threading.Observer.

@@ -114,7 +114,7 @@ func TestPageInBrowser(t *testing.T) {
 		t.Fatal("philosopher-0 not in /api/graph")
 	}
 	dom = headless(t, bin, "--dump-dom", url+"#thread="+opened)
-	if !strings.Contains(dom, `<tr class="stack">`) || !strings.Contains(dom, "goroutine ") || !strings.Contains(dom, "AcquireContext") {
+	if !strings.Contains(dom, `<pre class="stack">`) || !strings.Contains(dom, "goroutine ") || !strings.Contains(dom, "AcquireContext") {
 		t.Fatalf("the opened thread's stack is not shown:\n%s", dom)
 	}
 	shot := os.Getenv("THREADMON_SCREENSHOT")

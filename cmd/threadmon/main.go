@@ -5,8 +5,12 @@
 //
 //	threadmon -demo                 # runs a built-in workload and watches it
 //
+//	threadmon -target URL ...       # watches running services (sidecar)
+//
 // The page is at http://127.0.0.1:7070/ by default. The same page can be
-// served from inside a service with one line: see Embedded.
+// served from inside a service with one line: mux.Handle("/debug/threadmon/",
+// http.StripPrefix("/debug/threadmon", ui.Handler())), with package
+// github.com/threadmon/threadmon/contention/ui.
 package main
 
 import (

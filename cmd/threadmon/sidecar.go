@@ -646,6 +646,9 @@ func (sc *sidecar) handler() http.Handler {
 		mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) { sc.view.Load().serve(w, p) })
 	}
 	mux.HandleFunc("/stack", sc.stack)
+	mux.HandleFunc("/summary", sc.serveSummary)
+	mux.HandleFunc("/primitive", sc.servePrimitive)
+	mux.HandleFunc("/thread", sc.serveThread)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, pattern := mux.Handler(r); pattern == "" {
 			jsonError(w, http.StatusNotFound, "no such path in sidecar mode: "+r.URL.Path)

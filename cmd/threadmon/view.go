@@ -67,6 +67,7 @@ type (
 	viewTop struct {
 		ByWait  []viewContended `json:"by_wait"`
 		ByCount []viewContended `json:"by_count"`
+		Idle    []viewContended `json:"idle"`
 	}
 )
 
@@ -120,7 +121,7 @@ func (sc *sidecar) publish() {
 	threads, prims := newJSONList(hint("/threads")), newJSONList(hint("/primitives"))
 	edges, deadlocked := newJSONList(hint("/graph")-hint("/threads")-hint("/primitives")), newJSONList(0)
 	reports := []viewReport{}
-	top := viewTop{ByWait: []viewContended{}, ByCount: []viewContended{}}
+	top := viewTop{ByWait: []viewContended{}, ByCount: []viewContended{}, Idle: []viewContended{}}
 	order := []viewOrder{}
 	for _, t := range sc.list() {
 		t.mu.Lock()
@@ -172,13 +173,19 @@ func (sc *sidecar) publish() {
 			c.Label = name + c.Label
 			top.ByCount = append(top.ByCount, viewContended{Contended: c, Target: t.id, Stale: stale})
 		}
+		for _, c := range snap.top.Idle {
+			c.Label = name + c.Label
+			top.Idle = append(top.Idle, viewContended{Contended: c, Target: t.id, Stale: stale})
+		}
 		for _, r := range snap.order {
 			order = append(order, viewOrder{OrderReport: r, Target: t.id, Stale: stale})
 		}
 	}
 	slices.SortStableFunc(top.ByWait, func(a, b viewContended) int { return cmp.Compare(b.WaitSeconds, a.WaitSeconds) })
 	slices.SortStableFunc(top.ByCount, func(a, b viewContended) int { return cmp.Compare(b.Contentions, a.Contentions) })
+	slices.SortStableFunc(top.Idle, func(a, b viewContended) int { return cmp.Compare(b.WaitSeconds, a.WaitSeconds) })
 	top.ByWait, top.ByCount = top.ByWait[:min(len(top.ByWait), maxTop)], top.ByCount[:min(len(top.ByCount), maxTop)]
+	top.Idle = top.Idle[:min(len(top.Idle), maxTop)]
 
 	v := &view{at: now, bodies: map[string][]byte{}}
 	marshal := func(x any) []byte {
@@ -215,6 +222,7 @@ func (sc *sidecar) publish() {
 	}
 	v.bodies["/graph"] = graph
 	v.bodies["/deadlocks"], v.bodies["/contention"], v.bodies["/lockorder"] = marshal(reports), marshal(top), marshal(order)
+	v.bodies["/summary"] = marshal(sc.summary(contention.SummaryOptions{}))
 	sc.view.Store(v)
 }
 

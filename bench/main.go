@@ -1,0 +1,258 @@
+// Command bench prints threadmon's speed against what a user would pick
+// instead, measured in one run on the machine at hand, as the Markdown table
+// README.md's "Speed" section shows:
+//
+//	go run ./bench                 # -count 6, CPython included when python3 is found
+//	go run ./bench -count 10 -cpython=false
+//
+// It runs the benchmarks beside the code (go test -bench in ./threading and
+// ./contention, one package at a time, as a 2-core machine needs), takes the
+// median of each, and divides by the alternative's median from the same run:
+// a ratio, not an absolute time, is what carries from one CPU to another.
+// Each row names its budget (DESIGN.md); a row over budget is marked.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// row is one line of the table: threadmon's benchmark against the
+// alternative's. For a time ratio ("x the time") the budget is a maximum;
+// for a throughput ratio (contended runs, ping-pong) a minimum.
+type row struct {
+	what        string
+	ours, alt   string // benchmark names, without the -N GOMAXPROCS suffix
+	altName     string
+	throughput  bool
+	budget      float64 // 0: no budget
+	cpython     string  // the CPython script's benchmark name, or ""
+	allocBudget bool    // 0 allocations required
+}
+
+var rows = []row{
+	{"`Lock` acquire+release", "BenchmarkUncontended/Lock", "BenchmarkUncontended/sync.Mutex", "`sync.Mutex`", false, 1.5, "BenchmarkCPython/Uncontended/Lock", true},
+	{"same, observer attached", "BenchmarkUncontended/Lock/observed", "BenchmarkUncontended/sync.Mutex", "`sync.Mutex`", false, 1.5, "", true},
+	{"`Mutex` (drop-in) lock+unlock", "BenchmarkDropinMutex/threading.Mutex", "BenchmarkDropinMutex/sync.Mutex", "`sync.Mutex`", false, 1.5, "", true},
+	{"`RLock` acquire+release", "BenchmarkUncontended/RLock", "BenchmarkUncontended/sync.Mutex", "`sync.Mutex`", false, 1.6, "BenchmarkCPython/Uncontended/RLock", true},
+	{"`RWLock` read lock+unlock", "BenchmarkUncontended/RWLock/read", "BenchmarkUncontended/sync.RWMutex/read", "`sync.RWMutex`", false, 1.5, "", true},
+	{"`RWLock` write lock+unlock", "BenchmarkUncontended/RWLock/write", "BenchmarkUncontended/sync.RWMutex/write", "`sync.RWMutex`", false, 1.5, "", true},
+	{"`Semaphore(1)` acquire+release", "BenchmarkUncontended/Semaphore", "BenchmarkUncontended/x-sync-semaphore", "`x/sync/semaphore`", false, 1.0, "BenchmarkCPython/Uncontended/Semaphore", true},
+	{"`Event.Wait` on a set event", "BenchmarkUncontended/Event/is-set", "", "", false, 0, "BenchmarkCPython/Uncontended/Event/is-set", true},
+	{"`WaitGroup` Add+Done+Wait", "BenchmarkDropinWaitGroup/threading.WaitGroup", "BenchmarkDropinWaitGroup/sync.WaitGroup", "`sync.WaitGroup`", false, 0, "", true},
+	{"`Once.Do`, done", "BenchmarkDropinOnce/threading.Once", "BenchmarkDropinOnce/sync.Once", "`sync.Once`", false, 0, "", true},
+	{"`Lock`, 2 goroutines contending", "BenchmarkContended/Lock", "BenchmarkContended/sync.Mutex", "`sync.Mutex`", true, 0.85, "BenchmarkCPython/Contended/Lock", false},
+	{"`RWLock`, contending", "BenchmarkContended/RWLock", "BenchmarkContended/sync.RWMutex", "`sync.RWMutex`", true, 0.85, "", false},
+	{"`Semaphore(2)`, contending", "BenchmarkContended/Semaphore", "BenchmarkContended/x-sync-semaphore", "`x/sync/semaphore`", true, 0, "", false},
+	{"`Condition` ping-pong, one round trip", "BenchmarkPingPong/Condition", "BenchmarkPingPong/sync.Cond", "`sync.Mutex`+`sync.Cond`", true, 0.85, "BenchmarkCPython/PingPong/Condition", false},
+	{"`Cond` (drop-in) ping-pong", "BenchmarkDropinCond/threading.Cond", "BenchmarkDropinCond/sync.Cond", "`sync.Cond`", true, 0.85, "", false},
+	{"`Group` of 8 tasks, Go+Wait", "BenchmarkDropinGroup/threading.Group", "BenchmarkDropinGroup/errgroup", "`errgroup.Group`", true, 0, "", false},
+	{"nested pair, lock-order checking on", "BenchmarkNestedPair/Lock/checking-on", "BenchmarkNestedPair/sync.Mutex", "`sync.Mutex`", false, 5, "", false},
+	{"nested pair, `sasha-s/go-deadlock`", "BenchmarkNestedPair/go-deadlock", "BenchmarkNestedPair/sync.Mutex", "`sync.Mutex`", false, 0, "", false},
+}
+
+type result struct {
+	ns     []float64
+	allocs []float64
+}
+
+func main() {
+	count := flag.Int("count", 6, "runs of each benchmark; the table shows medians")
+	cpython := flag.Bool("cpython", true, "also time CPython's threading with python3, where it has the primitive")
+	flag.Parse()
+	root, err := moduleRoot()
+	if err != nil {
+		fail(err)
+	}
+	res := map[string]*result{}
+	for _, pkg := range []struct{ dir, pattern string }{
+		{"./threading/", "Uncontended|Contended|PingPong|Dropin"},
+		{"./contention/", "NestedPair"},
+	} {
+		args := []string{"test", "-run", "^$", "-bench", pkg.pattern, "-benchmem", "-count", strconv.Itoa(*count), pkg.dir}
+		fmt.Fprintf(os.Stderr, "bench: go %s\n", strings.Join(args, " "))
+		out, err := run(root, "go", args...)
+		if err != nil {
+			fail(fmt.Errorf("go test: %v\n%s", err, out))
+		}
+		parse(out, res)
+	}
+	py := ""
+	if *cpython {
+		if p, err := exec.LookPath("python3"); err == nil {
+			py = p
+			fmt.Fprintf(os.Stderr, "bench: python3 bench/cpython_threading.py -count %d\n", *count)
+			out, err := run(root, py, filepath.Join("bench", "cpython_threading.py"), "-count", strconv.Itoa(*count))
+			if err != nil {
+				fail(fmt.Errorf("python3: %v\n%s", err, out))
+			}
+			parse(out, res)
+		}
+	}
+	fmt.Print(table(res, *count, py != ""))
+}
+
+// parse reads `go test -bench` lines (and the CPython script's, which use the
+// same format) into res, dropping the -N suffix of each name.
+func parse(out []byte, res map[string]*result) {
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) < 4 || !strings.HasPrefix(f[0], "Benchmark") || f[3] != "ns/op" {
+			continue
+		}
+		name := f[0]
+		if i := strings.LastIndexByte(name, '-'); i > 0 {
+			name = name[:i]
+		}
+		ns, err := strconv.ParseFloat(f[2], 64)
+		if err != nil {
+			continue
+		}
+		r := res[name]
+		if r == nil {
+			r = &result{}
+			res[name] = r
+		}
+		r.ns = append(r.ns, ns)
+		for i := 4; i+1 < len(f); i++ {
+			if f[i+1] == "allocs/op" {
+				if a, err := strconv.ParseFloat(f[i], 64); err == nil {
+					r.allocs = append(r.allocs, a)
+				}
+			}
+		}
+	}
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func table(res map[string]*result, count int, withPy bool) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Measured with `go run ./bench -count %d` on %s, %d CPUs (medians of %d runs, ns/op; ratios within one run).\n\n",
+		count, cpuModel(), runtime.NumCPU(), count)
+	b.WriteString("| operation | threadmon | Go alternative | ratio | budget |")
+	if withPy {
+		b.WriteString(" CPython |")
+	}
+	b.WriteString("\n|---|---|---|---|---|")
+	if withPy {
+		b.WriteString("---|")
+	}
+	b.WriteString("\n")
+	over := 0
+	for _, r := range rows {
+		ours := res[r.ours]
+		if ours == nil {
+			continue
+		}
+		m := median(ours.ns)
+		alt, ratio, budget := "", "", ""
+		if a := res[r.alt]; a != nil && r.alt != "" {
+			am := median(a.ns)
+			alt = fmt.Sprintf("%s %s", r.altName, num(am))
+			if r.throughput {
+				q := am / m
+				ratio = fmt.Sprintf("%.2fx the throughput", q)
+				if r.budget > 0 {
+					budget = fmt.Sprintf("≥ %.2gx", r.budget)
+					if q < r.budget {
+						budget += " **over**"
+						over++
+					}
+				}
+			} else {
+				q := m / am
+				ratio = fmt.Sprintf("%.2fx the time", q)
+				if r.budget > 0 {
+					budget = fmt.Sprintf("≤ %.2gx", r.budget)
+					if q > r.budget {
+						budget += " **over**"
+						over++
+					}
+				}
+			}
+		}
+		if r.allocBudget && median(ours.allocs) > 0 {
+			budget += fmt.Sprintf(" (%.0f allocs/op, budget 0)", median(ours.allocs))
+			over++
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |", r.what, num(m), alt, ratio, budget)
+		if withPy {
+			py := ""
+			if p := res[r.cpython]; p != nil && r.cpython != "" {
+				py = num(median(p.ns))
+			}
+			fmt.Fprintf(&b, " %s |", py)
+		}
+		b.WriteString("\n")
+	}
+	fmt.Fprintf(&b, "\n%d of the budgets are not met in this run.\n", over)
+	return b.String()
+}
+
+func num(v float64) string {
+	switch {
+	case v >= 1000:
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	case v >= 10:
+		return strconv.FormatFloat(v, 'f', 1, 64)
+	default:
+		return strconv.FormatFloat(v, 'f', 2, 64)
+	}
+}
+
+func cpuModel() string {
+	data, err := os.ReadFile("/proc/cpuinfo")
+	if err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				return "`" + strings.TrimSpace(v) + "`"
+			}
+		}
+	}
+	return runtime.GOARCH
+}
+
+func moduleRoot() (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", err
+	}
+	mod := strings.TrimSpace(string(out))
+	if mod == "" || mod == os.DevNull {
+		return "", fmt.Errorf("run go run ./bench inside the threadmon module")
+	}
+	return filepath.Dir(mod), nil
+}
+
+func run(dir, name string, args ...string) ([]byte, error) {
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	cmd.Stderr = os.Stderr
+	return cmd.Output()
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "bench:", err)
+	os.Exit(1)
+}
