@@ -16,9 +16,10 @@ import (
 // P. So an RWLock with a thousand readers and a thousand waiting writers
 // costs two thousand edges, not a million. Two distinct threads are in the
 // same component of that graph exactly when each waits, through others, for
-// the other; a component with two threads or more is a deadlock (a thread
-// waiting on what it holds itself is not one here: threading reports that
-// case itself).
+// the other; a component with two threads or more is a deadlock. A thread
+// alone in its component that waits on what it alone holds (or on an
+// RWLock's readers, itself among them) is a self-deadlock, a cycle of one.
+// Waiters on what a thread that has ended holds for good are orphans.
 
 // maxCycle caps the witness cycle kept for a component, and maxReportThreads
 // the threads a report lists.
@@ -27,9 +28,28 @@ const (
 	maxReportThreads = 64
 )
 
+// The kinds of Component (and of Report).
+const (
+	// KindDeadlock: two threads or more that each wait, directly or
+	// through the others, for every other one.
+	KindDeadlock = "deadlock"
+	// KindSelfDeadlock: one thread waiting for itself: re-acquiring a Lock
+	// it holds, write-locking an RWLock it holds (for writing or reading),
+	// read-locking one it holds for writing.
+	KindSelfDeadlock = "self_deadlock"
+	// KindOrphan: threads waiting on a primitive held by a thread or
+	// goroutine that has ended: nothing will release it.
+	KindOrphan = "orphan"
+)
+
 // Component is a deadlocked component of the wait-for graph: threads that
-// each wait, directly or through the others, for every other one.
+// each wait, directly or through the others, for every other one; or (Kind
+// self_deadlock) one thread that waits on what it holds itself, a cycle of
+// one; or (Kind orphan) the threads waiting on a primitive whose holder has
+// ended.
 type Component struct {
+	// Kind is KindDeadlock, KindSelfDeadlock or KindOrphan.
+	Kind string `json:"kind"`
 	// Threads are the ids of its threads, sorted.
 	Threads []string `json:"threads"`
 	// Primitives are the ids of the primitives its threads wait on, sorted.
@@ -40,6 +60,9 @@ type Component struct {
 	// its full length.
 	Cycle       []string `json:"cycle"`
 	CycleLength int      `json:"cycle_length"`
+	// EndedHolders are, for an orphan, the ended threads holding what its
+	// threads wait on.
+	EndedHolders []string `json:"ended_holders,omitempty"`
 }
 
 // findComponents returns the deadlocked components of the graph, sorted by
@@ -56,8 +79,15 @@ func (g *Graph) findComponents() []Component {
 	for i, t := range threads {
 		tix[t.ID] = int32(i)
 	}
-	var prims []*Primitive
-	pix := map[string]int32{}
+	// A primitive node is a primitive waited on and whom its waiters wait
+	// for: its holders, or for an RWLock its writer (holding or first in
+	// line) or its readers (see Wait.On), as separate nodes.
+	type primSide struct {
+		p  *Primitive
+		on string
+	}
+	var prims []primSide
+	pix := map[primSide]int32{}
 	wait := make([]int32, nt) // thread to the node of what it waits on, or -1
 	for i, t := range threads {
 		wait[i] = -1
@@ -68,21 +98,32 @@ func (g *Graph) findComponents() []Component {
 		if p == nil {
 			continue
 		}
-		k, ok := pix[p.ID]
+		ps := primSide{p, t.Wait.On}
+		if ps.on == "writer" && p.Writer == "" {
+			ps.on = "" // a graph without the RWLock's sides
+		}
+		k, ok := pix[ps]
 		if !ok {
 			k = nt + int32(len(prims))
-			pix[p.ID] = k
-			prims = append(prims, p)
+			pix[ps] = k
+			prims = append(prims, ps)
 		}
 		wait[i] = k
 	}
-	// The holders of each primitive waited on, as thread nodes in id order
+	// The holders of each primitive node, as thread nodes in id order
 	// (compressed rows: holders[start[k]:start[k+1]]).
 	start := make([]int32, len(prims)+1)
 	var holders []int32
-	for k, p := range prims {
+	for k, ps := range prims {
 		from := len(holders)
-		for _, h := range p.Holders {
+		hs := ps.p.Holders
+		switch ps.on {
+		case "writer":
+			hs = []string{ps.p.Writer}
+		case "readers":
+			hs = ps.p.Readers
+		}
+		for _, h := range hs {
 			if i, ok := tix[h]; ok {
 				holders = append(holders, i)
 			}
@@ -110,35 +151,76 @@ func (g *Graph) findComponents() []Component {
 	for i := int32(0); i < nt; i++ {
 		size[comp[i]]++
 	}
+	// stuck reports whether what a waiter waits on at node k is held for
+	// good by thread x: x holds it alone, or it is an RWLock's readers,
+	// all of whom must leave.
+	stuck := func(k int32, x int32) bool {
+		hs := succ(k)
+		if _, ok := slices.BinarySearch(hs, x); !ok {
+			return false
+		}
+		return len(hs) == 1 || prims[k-nt].on == "readers"
+	}
 	var out []Component
 	index := map[int32]int{} // component number to its place in out
 	for i := int32(0); i < nt; i++ {
 		c := comp[i]
 		if size[c] < 2 {
+			if k := wait[i]; k >= 0 && stuck(k, i) {
+				id := threads[i].ID
+				out = append(out, Component{Kind: KindSelfDeadlock, Threads: []string{id},
+					Primitives: []string{prims[k-nt].p.ID}, Cycle: []string{id}, CycleLength: 1})
+			}
 			continue
 		}
 		k, ok := index[c]
 		if !ok {
 			k = len(out)
 			index[c] = k
-			out = append(out, Component{Threads: make([]string, 0, size[c])})
+			out = append(out, Component{Kind: KindDeadlock, Threads: make([]string, 0, size[c])})
 		}
 		out[k].Threads = append(out[k].Threads, threads[i].ID)
 	}
 	for k := range prims {
 		if j, ok := index[comp[nt+int32(k)]]; ok {
-			out[j].Primitives = append(out[j].Primitives, prims[k].ID)
+			out[j].Primitives = append(out[j].Primitives, prims[k].p.ID)
 		}
 	}
 	w := newWitnesser(nt, comp, wait, succ)
 	for j := range out {
+		if out[j].Kind != KindDeadlock {
+			continue
+		}
 		sort.Strings(out[j].Primitives)
+		out[j].Primitives = slices.Compact(out[j].Primitives) // an RWLock's two sides
 		cycle, n := w.shortestCycle(tix[out[j].Threads[0]])
 		out[j].CycleLength = n
 		for _, v := range cycle {
 			out[j].Cycle = append(out[j].Cycle, threads[v].ID)
 		}
 	}
+	// Orphans: the waiters on each node held for good by a thread that
+	// has ended.
+	for k := range prims {
+		node := nt + int32(k)
+		var ended []string
+		for _, h := range succ(node) {
+			if threads[h].State == "finished" && stuck(node, h) {
+				ended = append(ended, threads[h].ID)
+			}
+		}
+		if len(ended) == 0 {
+			continue
+		}
+		c := Component{Kind: KindOrphan, Primitives: []string{prims[k].p.ID}, Cycle: []string{}, EndedHolders: ended}
+		for i := int32(0); i < nt; i++ {
+			if wait[i] == node {
+				c.Threads = append(c.Threads, threads[i].ID)
+			}
+		}
+		out = append(out, c)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Threads[0] < out[j].Threads[0] })
 	return out
 }
 

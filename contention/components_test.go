@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/threadmon/threadmon/internal/plumb"
 	"github.com/threadmon/threadmon/threading"
 )
 
@@ -168,7 +167,6 @@ func TestDenseGraph(t *testing.T) {
 // after it, and the graph has more cycles than can be listed.
 func TestDenseDeadlockRWLocks(t *testing.T) {
 	const n, readers = 16, 4
-	plumb.SetNameReaders()
 	locks := make([]*threading.RWLock, n)
 	for i := range locks {
 		locks[i] = threading.NewRWLock(threading.WithName(fmt.Sprintf("dense-rw-%d", i)))
@@ -264,17 +262,22 @@ func TestComponentsAndConfirmation(t *testing.T) {
 	s := spec{waits: []int{0, 1, 2, 0, 3}, holders: [][]int{{2}, {0}, {1}, {4}}}
 	g := s.graph(t)
 	comps := g.Components()
-	if len(comps) != 1 || strings.Join(comps[0].Threads, ",") != "t1,t2,t3" || strings.Join(comps[0].Cycle, ",") != "t1,t3,t2" ||
-		strings.Join(comps[0].Primitives, ",") != "p1,p2,p3" {
+	if len(comps) != 2 || strings.Join(comps[0].Threads, ",") != "t1,t2,t3" || strings.Join(comps[0].Cycle, ",") != "t1,t3,t2" ||
+		strings.Join(comps[0].Primitives, ",") != "p1,p2,p3" || comps[0].Kind != KindDeadlock {
 		t.Fatalf("components %+v", comps)
 	}
-	if cs := g.Cycles(); len(cs) != 1 || strings.Join(cs[0], ",") != "t1,t3,t2" {
+	if s := comps[1]; s.Kind != KindSelfDeadlock || strings.Join(s.Threads, ",") != "t5" || strings.Join(s.Cycle, ",") != "t5" ||
+		s.CycleLength != 1 || strings.Join(s.Primitives, ",") != "p4" {
+		t.Fatalf("self-deadlock %+v", s)
+	}
+	if cs := g.Cycles(); len(cs) != 2 || strings.Join(cs[0], ",") != "t1,t3,t2" || strings.Join(cs[1], ",") != "t5" {
 		t.Fatalf("cycles %v", cs)
 	}
 	c := NewChecker()
 	c.Check(s.graph(t))
 	rs := c.Check(s.graph(t))
-	if len(rs) != 1 || rs[0].ID != "t1@1>t3@3>t2@2" || len(rs[0].Threads) != 3 || rs[0].Threads[0].HeldBy != "worker-3" {
+	if len(rs) != 2 || rs[0].ID != "t1@1>t3@3>t2@2" || len(rs[0].Threads) != 3 || rs[0].Threads[0].HeldBy != "worker-3" ||
+		rs[1].Kind != KindSelfDeadlock || rs[1].Threads[0].HeldBy != "worker-5" {
 		t.Fatalf("reports %+v", rs)
 	}
 	if !strings.HasPrefix(rs[0].Text, "Found one deadlock:") || strings.Contains(rs[0].Text, "form a cycle;") {
@@ -294,7 +297,7 @@ func TestComponentsAndConfirmation(t *testing.T) {
 	if rs := c.Check(s2.graph(t)); len(rs) != 0 {
 		t.Fatal("reported on first sight")
 	}
-	if rs := c.Check(s2.graph(t)); len(rs) != 1 || rs[0].ID != "t1@101>t3@103>t2@102" {
+	if rs := c.Check(s2.graph(t)); len(rs) != 2 || rs[0].ID != "t1@101>t3@103>t2@102" {
 		t.Fatalf("reports %+v", rs)
 	}
 	// A deadlock seen once and gone is never reported.
@@ -304,7 +307,7 @@ func TestComponentsAndConfirmation(t *testing.T) {
 	if rs := c2.Check(s.graph(t)); len(rs) != 0 {
 		t.Fatal("a deadlock that broke in between was reported")
 	}
-	if n := len(c.Reports()); n != 2 {
+	if n := len(c.Reports()); n != 4 {
 		t.Fatalf("%d reports", n)
 	}
 }

@@ -20,7 +20,8 @@ import (
 
 func TestMain(m *testing.M) {
 	threading.SetLogger(nil)
-	goleak.VerifyTestMain(m)
+	// leakOnEvent (leaks_experiment_test.go) leaks on purpose.
+	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction("github.com/threadmon/threadmon/contention.leakOnEvent"))
 }
 
 // scenario starts threads that deadlock; all their blocking waits go through

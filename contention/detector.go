@@ -34,6 +34,11 @@ const (
 // graph. It is plain data (names, idents, texts), holding nothing of the
 // threads it names.
 type Report struct {
+	// Kind is KindDeadlock (a cycle of two threads or more),
+	// KindSelfDeadlock (a thread waiting on what it holds itself: a cycle
+	// of one) or KindOrphan (threads waiting on what a thread that has
+	// ended holds).
+	Kind string `json:"kind"`
 	// ID identifies the deadlock: its threads and their waits, the witness
 	// cycle's first, in cycle order (for a deadlock that is one cycle, the
 	// cycle from its smallest thread id), then the others'. Past 64 threads
@@ -131,6 +136,7 @@ type Detector struct {
 	pending   map[string]bool
 	longSeen  map[uint64]bool
 	longWaits []*LongWait
+	ended     endedHolders
 
 	stop chan struct{}
 	done chan struct{}
@@ -159,7 +165,6 @@ func newDetector(opts []Option) *Detector {
 func Start(opts ...Option) *Detector {
 	d := newDetector(opts)
 	d.stop, d.done = make(chan struct{}), make(chan struct{})
-	plumb.SetNameReaders() // readers blocking a writer belong in the graph
 	defaultMu.Lock()
 	if defaultDet == nil {
 		defaultDet = d
@@ -230,6 +235,7 @@ func (d *Detector) run() {
 // of what it saw, plain strings and numbers.
 func (d *Detector) look() {
 	g := Snapshot()
+	d.ended.mark(g)
 	for _, r := range d.check(g) {
 		d.deliver(r)
 	}
@@ -276,8 +282,10 @@ func (d *Detector) check(g *Graph) []*Report {
 	var out []*Report
 	for _, i := range confirmed {
 		r := d.buildReport(g, &comps[i])
-		if d.policy == PolicyBreak {
-			breakCycle(r) // before the report is shared
+		if d.policy == PolicyBreak && r.Kind != KindOrphan {
+			// Before the report is shared. An orphan's waiters are not
+			// broken: ending one wait frees nothing for the others.
+			breakCycle(r)
 		}
 		out = append(out, r)
 	}
@@ -478,14 +486,26 @@ func (d *Detector) deliver(r *Report) {
 			longest = w
 		}
 	}
+	// A self-deadlock is a deadlock (a cycle of one), counted as one;
+	// threading also reported it as a smell the moment it began waiting.
+	kind, what := threading.ReportDeadlock, "deadlock"
+	switch r.Kind {
+	case KindSelfDeadlock:
+		what = "self-deadlock"
+	case KindOrphan:
+		kind, what = threading.ReportOrphan, "orphaned"
+	}
 	threading.Publish(&threading.Report{
-		Kind: threading.ReportDeadlock, Time: r.Time, Threads: threads,
-		Summary: "threading: deadlock: " + strings.Join(r.Primitives, ", "), Detail: r.Text, Duration: longest,
+		Kind: kind, Time: r.Time, Threads: threads,
+		Summary: "threading: " + what + ": " + strings.Join(r.Primitives, ", "), Detail: r.Text, Duration: longest,
 	})
 	if d.callback != nil {
 		d.callback(r)
 	}
 	if d.policy == PolicyPanic {
+		if r.Kind == KindOrphan {
+			panic("threading: orphaned lock detected\n" + r.Text)
+		}
 		panic("threading: deadlock detected\n" + r.Text)
 	}
 }
@@ -512,6 +532,14 @@ func breakCycle(r *Report) {
 // in id order: two graphs give the same key exactly when they show the same
 // threads in the same waits. It is what confirmation compares.
 func componentKey(g *Graph, c *Component) string {
+	switch c.Kind {
+	case KindSelfDeadlock:
+		return "self:" + waitsKey(g, c.Threads)
+	case KindOrphan:
+		// What makes an orphan is the primitive and its ended holders,
+		// which cannot change: one report, whoever waits.
+		return "orphan:" + c.Primitives[0] + "<" + strings.Join(c.EndedHolders, ",")
+	}
 	return waitsKey(g, c.Threads)
 }
 
@@ -559,8 +587,12 @@ func reportID(g *Graph, c *Component, listed []string) string {
 }
 
 func (d *Detector) buildReport(g *Graph, c *Component) *Report {
+	switch c.Kind {
+	case KindSelfDeadlock, KindOrphan:
+		return d.buildStuckReport(g, c)
+	}
 	listed := reportThreads(c)
-	r := &Report{ID: reportID(g, c, listed), Time: g.Time, ThreadCount: len(c.Threads)}
+	r := &Report{Kind: KindDeadlock, ID: reportID(g, c, listed), Time: g.Time, ThreadCount: len(c.Threads)}
 	member := make(map[string]bool, len(c.Threads))
 	for _, id := range c.Threads {
 		member[id] = true

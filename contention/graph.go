@@ -11,6 +11,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/threadmon/threadmon/internal/plumb"
 	"github.com/threadmon/threadmon/threading"
 )
 
@@ -29,6 +30,12 @@ type Thread struct {
 	Wait *Wait `json:"wait,omitempty"`
 	// Holds are the ids of the primitives the thread holds.
 	Holds []string `json:"holds"`
+	// Ended is when the thread ended, for a thread that has ended (State
+	// "finished") but still holds what others wait on.
+	Ended *time.Time `json:"ended,omitempty"`
+	// EndedBefore is, for a goroutine with no record found ended (State
+	// "finished"), the time of the goroutine dump that showed it gone.
+	EndedBefore *time.Time `json:"ended_before,omitempty"`
 	// Stack is where a waiting thread blocked, from a goroutine dump: filled
 	// in only by AddStacks. /graph and /threads leave it out; /stack serves
 	// the stacks of the threads a person opens.
@@ -49,6 +56,12 @@ type Wait struct {
 	Seq uint64 `json:"seq"`
 	// Cancellable is true for waits through a Context.
 	Cancellable bool `json:"cancellable"`
+	// On says, for a wait on an RWLock, whom it waits for: "writer" (a
+	// reader, or a writer waiting for the writers' turn: the writer holding
+	// or first in line for the lock) or "readers" (the writer first in
+	// line, waiting for the readers to leave). Empty for other primitives:
+	// the wait is on the holders.
+	On string `json:"on,omitempty"`
 }
 
 // Primitive is a primitive in a snapshot.
@@ -66,6 +79,14 @@ type Primitive struct {
 	// Holders are the thread ids holding it.
 	Holders []string        `json:"holders"`
 	Stats   threading.Stats `json:"stats"`
+	// For an RWLock: Writer is the thread holding or first in line for
+	// the write lock; Readers are the threads holding it for reading that
+	// can be named, and UnnamedReaders how many more hold it for reading
+	// (-1: unknown, as after a read lock released by another goroutine).
+	// A cycle through an unnamed reader is not found.
+	Writer         string   `json:"writer,omitempty"`
+	Readers        []string `json:"readers,omitempty"`
+	UnnamedReaders int      `json:"unnamed_readers,omitempty"`
 }
 
 // Edge is "waits_on" (thread to primitive) or "held_by" (primitive to
@@ -127,6 +148,16 @@ func (g *Graph) index() {
 			}
 		}
 		p.Holders = hs
+		var rs []string
+		for _, r := range p.Readers {
+			if g.threads[r] != nil {
+				rs = append(rs, r)
+			}
+		}
+		p.Readers = rs
+		if g.threads[p.Writer] == nil {
+			p.Writer = ""
+		}
 	}
 }
 
@@ -201,25 +232,49 @@ func Snapshot() *Graph {
 			p := addPrim(w.Primitive)
 			n.State = "waiting"
 			n.Wait = &Wait{Primitive: p.ID, Kind: w.Kind.String(), Since: w.Since, Seconds: g.Time.Sub(w.Since).Seconds(), Seq: w.Seq, Cancellable: w.Cancellable}
+			if _, ok := w.Primitive.(*threading.RWLock); ok {
+				n.Wait.On = "writer"
+				if plumb.DrainWait(&w) {
+					n.Wait.On = "readers"
+				}
+			}
 			g.Edges = append(g.Edges, Edge{From: n.ID, To: p.ID, Type: "waits_on", Kind: w.Kind.String(), Since: w.Since})
 		}
 	}
 	for _, p := range threading.Primitives() {
 		addPrim(p)
 	}
+	// holderNode is the node of goroutine h, which holds something: a
+	// thread, a goroutine the registry does not know (state "unknown"), or
+	// one known to have ended (state "finished").
+	holderNode := func(h uint64) *Thread {
+		if t := threading.LookupThread(h); t != nil {
+			return addThread(t)
+		}
+		if n, ok := g.threads[threadID(h)]; ok {
+			return n
+		}
+		n := &Thread{ID: threadID(h), Name: fmt.Sprintf("goroutine %d", h), Ident: h, State: "unknown", Holds: []string{}}
+		if name, at, ok := plumb.EndedThread(h); ok {
+			n.Name, n.State, n.Ended = name, "finished", &at
+		}
+		g.threads[n.ID] = n
+		g.Threads = append(g.Threads, n)
+		return n
+	}
 	for _, p := range g.Primitives {
 		obj := objs[p.ID]
-		for _, h := range obj.Holders() {
-			var holder *Thread
-			if t := threading.LookupThread(h); t != nil {
-				holder = addThread(t)
-			} else if n, ok := g.threads[threadID(h)]; ok {
-				holder = n
-			} else {
-				holder = &Thread{ID: threadID(h), Name: fmt.Sprintf("goroutine %d", h), Ident: h, State: "unknown", Holds: []string{}}
-				g.threads[holder.ID] = holder
-				g.Threads = append(g.Threads, holder)
+		if w, rs, unnamed, ok := plumb.RWState(obj); ok {
+			if w != 0 {
+				p.Writer = holderNode(w).ID
 			}
+			for _, r := range rs {
+				p.Readers = append(p.Readers, holderNode(r).ID)
+			}
+			p.UnnamedReaders = unnamed
+		}
+		for _, h := range obj.Holders() {
+			holder := holderNode(h)
 			if _, isThread := obj.(*threading.Thread); !isThread {
 				holder.Holds = append(holder.Holds, p.ID)
 			}

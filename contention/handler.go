@@ -157,6 +157,7 @@ func Handler() http.Handler {
 		w.Header().Set("Content-Disposition", `attachment; filename="contention.pb.gz"`)
 		_, _ = w.Write(buf.Bytes())
 	})
+	mux.HandleFunc("/leaks", serveLeaks)
 	mux.HandleFunc("/lockorder", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, LockOrderReports()) })
 	mux.HandleFunc("/summary", func(w http.ResponseWriter, r *http.Request) {
 		o, err := summaryOptionsOf(r.URL.Query())

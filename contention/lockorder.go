@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -21,6 +22,20 @@ import (
 // deadlock: it is reported once, with the stack of each edge's first
 // acquisition, before anything hangs.
 //
+// Read locks follow lockdep's rules for them: each edge remembers whether
+// its first lock was held for reading and its second taken for reading
+// (one edge can carry several of the four combinations), and a cycle is an
+// inversion only if, at each of its locks, the thread that takes it and the
+// thread that holds it on the next edge do not both do so for reading:
+// readers do not exclude each other, so read-read is not an inversion.
+// (Go's RWLock, as sync.RWMutex, lets a pending writer hold back new readers,
+// so a read-read cycle can still hang when a writer queues; lockdep's rule
+// for recursive read locks is what is asked of this checker.)
+//
+// Edges are recorded when an acquisition is attempted (plumb.LockTracker's
+// Attempt comes before it blocks), so the acquisition that closes a cycle
+// is reported even when it hangs.
+//
 // It watches every acquisition (plumb.SetLockTracker), so it is for
 // staging: EnableLockOrder turns it on, as does THREADMON_LOCKORDER=1 at
 // start-up. Stacks are captured only when an edge is new.
@@ -37,17 +52,30 @@ type OrderReport struct {
 	Text  string      `json:"text"`
 }
 
-// OrderEdge is "To was taken while holding From".
+// OrderEdge is "To was taken while holding From"; FromRead and ToRead say
+// whether From was held and To taken for reading (an RWLock's read side).
 type OrderEdge struct {
-	From   string `json:"from"`
-	To     string `json:"to"`
-	Thread string `json:"thread"`
-	Stack  string `json:"stack"`
+	From     string `json:"from"`
+	To       string `json:"to"`
+	FromRead bool   `json:"from_read,omitempty"`
+	ToRead   bool   `json:"to_read,omitempty"`
+	Thread   string `json:"thread"`
+	Stack    string `json:"stack"`
 }
 
+// An edge's type: whether its first lock was held for reading (typeHeldRead)
+// and its second taken for reading (typeTakeRead). An edge carries a set of
+// types, as a mask with bit 1<<type.
+const (
+	typeTakeRead = 1
+	typeHeldRead = 2
+)
+
 type edgeInfo struct {
-	thread string
-	pcs    []uintptr
+	types uint8 // mask of the types seen
+	// the thread and stack of the first acquisition of each type
+	thread [4]string
+	pcs    [4][]uintptr
 }
 
 // heldList is the classes one goroutine holds, in acquisition order. Only
@@ -72,8 +100,9 @@ type heldList struct {
 // look the same, and removing either leaves the same classes held, which is
 // all that checking reads.
 type heldItem struct {
-	id uint64
-	c  *plumb.Class
+	id   uint64
+	c    *plumb.Class
+	read bool
 }
 
 type removal struct {
@@ -96,7 +125,7 @@ func (h *heldList) applyPending() {
 func (h *heldList) remove(it heldItem) {
 	for _, id := range [2]uint64{it.id, 0} {
 		for i := len(h.items) - 1; i >= 0; i-- {
-			if h.items[i].id == id && h.items[i].c.ID == it.c.ID {
+			if h.items[i].id == id && h.items[i].c.ID == it.c.ID && h.items[i].read == it.read {
 				h.items = append(h.items[:i], h.items[i+1:]...)
 				return
 			}
@@ -113,7 +142,7 @@ type lockOrder struct {
 	slots [heldSlots]atomic.Pointer[heldList] // by goroutine id
 
 	mu       sync.RWMutex
-	succ     map[uint32]map[uint32]*edgeInfo
+	succ     map[uint32]map[uint32]*edgeInfo // edges, their types and first acquisitions
 	classes  map[uint32]*plumb.Class
 	reported map[string]bool
 	reports  []*OrderReport
@@ -155,9 +184,8 @@ func init() {
 	}
 }
 
-// Acquired implements plumb.LockTracker; it runs on the acquiring
-// goroutine g.
-func (lo *lockOrder) Acquired(id uint64, c *plumb.Class, g uint64) {
+// held returns g's held list, taking over its slot.
+func (lo *lockOrder) held(g uint64) *heldList {
 	slot := &lo.slots[g%heldSlots]
 	h := slot.Load()
 	if h == nil || h.g != g {
@@ -165,14 +193,33 @@ func (lo *lockOrder) Acquired(id uint64, c *plumb.Class, g uint64) {
 		slot.Store(h)
 	}
 	h.applyPending()
-	var fresh []*plumb.Class
+	return h
+}
+
+// Attempt implements plumb.LockTracker: g is about to block taking a lock of
+// class c; the edges from what it holds are recorded now.
+func (lo *lockOrder) Attempt(id uint64, c *plumb.Class, g uint64, read bool) {
+	lo.check(lo.held(g), c, g, read)
+}
+
+// Acquired implements plumb.LockTracker; it runs on the acquiring
+// goroutine g.
+func (lo *lockOrder) Acquired(id uint64, c *plumb.Class, g uint64, read bool) {
+	h := lo.held(g)
+	lo.check(h, c, g, read)
+	h.items = append(h.items, heldItem{id, c, read})
+}
+
+// check records the edges from every class h holds to c.
+func (lo *lockOrder) check(h *heldList, c *plumb.Class, g uint64, read bool) {
+	var fresh []heldItem
 	for _, it := range h.items {
 		// The overflow class mixes unrelated locks (past threading's bound
 		// on classes): an edge through it would be a guess, never drawn.
 		if it.c.ID == c.ID || it.c.Overflow || c.Overflow {
 			continue
 		}
-		key := uint64(it.c.ID)<<32 | uint64(c.ID)
+		key := uint64(it.c.ID)<<34 | uint64(c.ID)<<2 | uint64(edgeType(it.read, read))
 		known := false
 		for _, s := range h.seen {
 			if s == key {
@@ -183,24 +230,34 @@ func (lo *lockOrder) Acquired(id uint64, c *plumb.Class, g uint64) {
 		if !known {
 			h.seen[h.next] = key
 			h.next = (h.next + 1) % len(h.seen)
-			fresh = append(fresh, it.c)
+			fresh = append(fresh, it)
 		}
 	}
-	h.items = append(h.items, heldItem{id, c})
 	for _, from := range fresh {
-		lo.edge(from, c, g)
+		lo.edge(from.c, c, edgeType(from.read, read), g)
 	}
+}
+
+func edgeType(heldRead, takeRead bool) uint8 {
+	var t uint8
+	if heldRead {
+		t |= typeHeldRead
+	}
+	if takeRead {
+		t |= typeTakeRead
+	}
+	return t
 }
 
 // Released implements plumb.LockTracker; g is the goroutine that
 // acquired p, which may not be the one releasing it.
-func (lo *lockOrder) Released(id uint64, c *plumb.Class, g uint64) {
+func (lo *lockOrder) Released(id uint64, c *plumb.Class, g uint64, read bool) {
 	h := lo.slots[g%heldSlots].Load()
 	if h == nil || h.g != g {
 		return // taken before checking was on, or the slot was taken over
 	}
 	if threading.GetIdent() != g {
-		r := &removal{item: heldItem{id, c}}
+		r := &removal{item: heldItem{id, c, read}}
 		for {
 			r.next = h.pending.Load()
 			if h.pending.CompareAndSwap(r.next, r) {
@@ -209,43 +266,51 @@ func (lo *lockOrder) Released(id uint64, c *plumb.Class, g uint64) {
 		}
 	}
 	h.applyPending()
-	h.remove(heldItem{id, c})
+	h.remove(heldItem{id, c, read})
 }
 
-// edge records from→to, and reports the cycle it closes, if any.
-func (lo *lockOrder) edge(from, to *plumb.Class, g uint64) {
+// edge records from→to of type t, and reports the cycle it closes, if any.
+func (lo *lockOrder) edge(from, to *plumb.Class, t uint8, g uint64) {
 	lo.mu.RLock()
-	_, ok := lo.succ[from.ID][to.ID]
+	e := lo.succ[from.ID][to.ID]
+	known := e != nil && e.types&(1<<t) != 0
 	lo.mu.RUnlock()
-	if ok {
+	if known {
 		return
 	}
 	pcs := make([]uintptr, 32)
 	pcs = pcs[:runtime.Callers(4, pcs)]
 	name := fmt.Sprintf("goroutine %d", g)
-	if t := threading.LookupThread(g); t != nil {
-		name = t.Name()
+	if th := threading.LookupThread(g); th != nil {
+		name = th.Name()
 	}
 	lo.mu.Lock()
-	if _, ok := lo.succ[from.ID][to.ID]; ok {
-		lo.mu.Unlock()
-		return
-	}
 	if lo.succ[from.ID] == nil {
 		lo.succ[from.ID] = map[uint32]*edgeInfo{}
 	}
-	lo.succ[from.ID][to.ID] = &edgeInfo{thread: name, pcs: pcs}
+	e = lo.succ[from.ID][to.ID]
+	if e == nil {
+		e = &edgeInfo{}
+		lo.succ[from.ID][to.ID] = e
+	}
+	if e.types&(1<<t) != 0 {
+		lo.mu.Unlock()
+		return
+	}
+	e.types |= 1 << t
+	e.thread[t], e.pcs[t] = name, pcs
 	lo.classes[from.ID], lo.classes[to.ID] = from, to
 	var r *OrderReport
-	if path := lo.pathLocked(to.ID, from.ID); path != nil {
+	if path, types := lo.pathLocked(to.ID, from.ID, t); path != nil {
 		// path runs to → ... → from; with the new edge from → to it closes.
 		cycle := append(path, to.ID)
+		types = append(types, t)
 		ids := append([]uint32(nil), path...)
 		sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
 		key := fmt.Sprint(ids)
 		if !lo.reported[key] {
 			lo.reported[key] = true
-			r = lo.reportLocked(cycle)
+			r = lo.reportLocked(cycle, types)
 			lo.reports = append(lo.reports, r)
 		}
 	}
@@ -259,34 +324,60 @@ func (lo *lockOrder) edge(from, to *plumb.Class, g uint64) {
 	}
 }
 
-// pathLocked finds a path from a to b in the order graph (breadth first, so
-// the shortest), as the list of class ids a … b.
-func (lo *lockOrder) pathLocked(a, b uint32) []uint32 {
-	prev := map[uint32]uint32{a: a}
-	queue := []uint32{a}
+// pathLocked finds a path from a to b in the order graph that closes a
+// cycle with the new edge b→a of type t: at no lock of the cycle may the
+// edge into it take it for reading and the edge out of it have held it for
+// reading (see above). It searches breadth first over (lock, taken for
+// reading), so it finds the shortest such path, as the class ids a … b and
+// the types of its edges.
+func (lo *lockOrder) pathLocked(a, b uint32, t uint8) ([]uint32, []uint8) {
+	type state struct {
+		n    uint32
+		read bool // the edge into n took it for reading
+	}
+	type step struct {
+		from state
+		t    uint8
+	}
+	start := state{a, t&typeTakeRead != 0}
+	prev := map[state]step{start: {}}
+	queue := []state{start}
 	for len(queue) > 0 {
-		n := queue[0]
+		x := queue[0]
 		queue = queue[1:]
-		if n == b {
+		if x.n == b && !(x.read && t&typeHeldRead != 0) {
 			var path []uint32
-			for x := b; ; x = prev[x] {
-				path = append([]uint32{x}, path...)
-				if x == a {
-					return path
+			var types []uint8
+			for y := x; ; {
+				path = append(path, y.n)
+				if y == start {
+					break
+				}
+				st := prev[y]
+				types = append(types, st.t)
+				y = st.from
+			}
+			slices.Reverse(path)
+			slices.Reverse(types)
+			return path, types
+		}
+		for m, e := range lo.succ[x.n] {
+			for et := uint8(0); et < 4; et++ {
+				if e.types&(1<<et) == 0 || x.read && et&typeHeldRead != 0 {
+					continue
+				}
+				y := state{m, et&typeTakeRead != 0}
+				if _, ok := prev[y]; !ok {
+					prev[y] = step{x, et}
+					queue = append(queue, y)
 				}
 			}
 		}
-		for m := range lo.succ[n] {
-			if _, ok := prev[m]; !ok {
-				prev[m] = n
-				queue = append(queue, m)
-			}
-		}
 	}
-	return nil
+	return nil, nil
 }
 
-func (lo *lockOrder) reportLocked(cycle []uint32) *OrderReport {
+func (lo *lockOrder) reportLocked(cycle []uint32, types []uint8) *OrderReport {
 	r := &OrderReport{Time: time.Now()}
 	label := func(id uint32) string {
 		c := lo.classes[id]
@@ -296,10 +387,17 @@ func (lo *lockOrder) reportLocked(cycle []uint32) *OrderReport {
 	b.WriteString("Lock order inversion (a potential deadlock):\n")
 	for i := 0; i+1 < len(cycle); i++ {
 		r.Cycle = append(r.Cycle, label(cycle[i]))
-		e := lo.succ[cycle[i]][cycle[i+1]]
-		oe := OrderEdge{From: label(cycle[i]), To: label(cycle[i+1]), Thread: e.thread, Stack: formatPCs(e.pcs)}
+		e, t := lo.succ[cycle[i]][cycle[i+1]], types[i]
+		oe := OrderEdge{From: label(cycle[i]), To: label(cycle[i+1]), FromRead: t&typeHeldRead != 0, ToRead: t&typeTakeRead != 0,
+			Thread: e.thread[t], Stack: formatPCs(e.pcs[t])}
 		r.Edges = append(r.Edges, oe)
-		fmt.Fprintf(&b, "\n%q took %s while holding %s, at:\n%s\n", oe.Thread, oe.To, oe.From, indent(oe.Stack))
+		how := func(read bool, s string) string {
+			if read {
+				return s + " (for reading)"
+			}
+			return s
+		}
+		fmt.Fprintf(&b, "\n%q took %s while holding %s, at:\n%s\n", oe.Thread, how(oe.ToRead, oe.To), how(oe.FromRead, oe.From), indent(oe.Stack))
 	}
 	fmt.Fprintf(&b, "\nThe last acquisition closes the cycle %s -> %s.\n", strings.Join(r.Cycle, " -> "), r.Cycle[0])
 	r.Text = b.String()

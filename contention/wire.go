@@ -207,6 +207,9 @@ func (g *Graph) Validate(l Limits) error {
 			if err := str(fmt.Sprintf("thread %q: wait kind", t.ID), t.Wait.Kind); err != nil {
 				return err
 			}
+			if on := t.Wait.On; on != "" && on != "writer" && on != "readers" {
+				return fmt.Errorf("thread %q: wait on %q: want writer, readers or nothing", t.ID, on)
+			}
 		}
 		if len(t.Holds) > l.MaxRefs {
 			return fmt.Errorf("thread %q holds %d primitives: at most %d", t.ID, len(t.Holds), l.MaxRefs)
@@ -224,6 +227,14 @@ func (g *Graph) Validate(l Limits) error {
 		for _, h := range p.Holders {
 			if !threads[h] {
 				return fmt.Errorf("primitive %q is held by %q, which is not in the graph", p.ID, h)
+			}
+		}
+		if len(p.Readers) > l.MaxRefs {
+			return fmt.Errorf("primitive %q has %d readers: at most %d", p.ID, len(p.Readers), l.MaxRefs)
+		}
+		for _, h := range append(p.Readers[:len(p.Readers):len(p.Readers)], p.Writer) {
+			if h != "" && !threads[h] {
+				return fmt.Errorf("primitive %q names %q as a reader or writer, which is not in the graph", p.ID, h)
 			}
 		}
 	}

@@ -2,66 +2,145 @@ package threading
 
 import "sync/atomic"
 
-// holderSlots names up to four holders of a primitive that can have many
-// (semaphore permits, RWLock readers), at the cost of one CAS on acquire and
-// one on release, so that the wait-for graph can follow a semaphore used as
-// a mutex, or a reader that blocks a writer.
+// holderSlots names the readers of an RWLock and counts its read
+// acquisitions, at the cost of one CAS on RLock and one on RUnlock (the
+// count rides in the slot the CAS writes), so that the wait-for graph can
+// follow a reader that blocks a writer with no set-up.
 //
-// Names are only given while the primitive is used in pairs: a goroutine
-// releases what it acquired. The first release by a goroutine that holds no
-// slot (a semaphore used as a signal, an RLock released by another
-// goroutine) turns naming off for good: such holders are not owners, and
-// naming them could make the deadlock detector report a cycle that the next
-// release would break. The graph may then miss a holder; it never names a
-// wrong one.
+// Each slot is a word: the holder's goroutine id in the high 40 bits (0 when
+// free), and in the low 24 bits the number of acquisitions made through it,
+// modulo 2^24 (acq gets 2^24 each time it wraps). Readers past the four
+// slots (or with ids past 2^40) are counted in over, not named, and their
+// acquisitions go to acq: the graph says how many readers it cannot name.
+//
+// Names are only given while the lock is used in pairs: a goroutine
+// read-unlocks what it read-locked. A release by a goroutine that holds no
+// slot while no holder is unnamed (an RLock released by another goroutine)
+// turns naming off for good: such holders are not owners, and naming them
+// could make the deadlock detector report a cycle that the next release
+// would break. The graph may then miss a holder; it never names a wrong
+// one.
 type holderSlots struct {
 	s        [4]atomic.Uint64
+	acq      atomic.Uint64 // acquisitions not counted in the slots
+	over     atomic.Int32  // holders past the slots
 	unpaired atomic.Bool
 }
 
+const (
+	slotCountBits = 24
+	slotCountMask = 1<<slotCountBits - 1
+)
+
+// Slot 0 belongs to the reader that takes the lock from no readers (its
+// RLock made the count 1): no other reader can then be in it, since every
+// reader frees its slot before its RUnlock lowers the count. So that reader
+// and its RUnlock write it with a plain store (slotStore), no locked
+// instruction, and an uncontended RLock/RUnlock costs what sync.RWMutex's
+// does plus a load and a store. The other readers claim slots 1 to 3 with a
+// CAS.
+
+// addFirst records an acquisition by g, the only reader.
+func (h *holderSlots) addFirst(g uint64) {
+	if g >= 1<<(64-slotCountBits) {
+		h.addOver()
+		return
+	}
+	v := h.s[0].Load()
+	c := (v + 1) & slotCountMask
+	if c == 0 {
+		h.acq.Add(1 << slotCountBits) // the slot's count wraps
+	}
+	slotStore(&h.s[0], g<<slotCountBits|c)
+}
+
+// add records an acquisition by g, one of several readers.
 func (h *holderSlots) add(g uint64) {
 	if h.unpaired.Load() {
+		h.acq.Add(1) // naming is off for good: count only
 		return
 	}
-	for i := range h.s {
-		if h.s[i].Load() == 0 && h.s[i].CompareAndSwap(0, g) {
-			return
+	if g < 1<<(64-slotCountBits) {
+		for i := 1; i < len(h.s); i++ {
+			v := h.s[i].Load()
+			if v>>slotCountBits != 0 {
+				continue
+			}
+			c := (v + 1) & slotCountMask
+			if c == 0 {
+				h.acq.Add(1 << slotCountBits)
+			}
+			if h.s[i].CompareAndSwap(v, g<<slotCountBits|c) {
+				return
+			}
+			if c == 0 {
+				h.acq.Add(^uint64(1<<slotCountBits - 1))
+			}
 		}
 	}
-	// More holders than slots: the extra ones are not named, and their
-	// releases must not count as unpaired.
-	h.unpaired.Store(true)
-	h.clear()
+	h.addOver()
 }
 
+func (h *holderSlots) addOver() {
+	h.acq.Add(1)
+	h.over.Add(1)
+}
+
+// remove records a release by g.
 func (h *holderSlots) remove(g uint64) {
-	if h.unpaired.Load() {
+	if v := h.s[0].Load(); v>>slotCountBits == g {
+		slotStore(&h.s[0], v&slotCountMask)
 		return
 	}
-	for i := range h.s {
-		if h.s[i].Load() == g && h.s[i].CompareAndSwap(g, 0) {
+	for i := 1; i < len(h.s); i++ {
+		v := h.s[i].Load()
+		if v>>slotCountBits == g && h.s[i].CompareAndSwap(v, v&slotCountMask) {
 			return
 		}
 	}
-	h.unpaired.Store(true)
-	h.clear()
-}
-
-func (h *holderSlots) clear() {
-	for i := range h.s {
-		h.s[i].Store(0)
+	if h.over.Load() > 0 {
+		if h.over.Add(-1) >= 0 {
+			return // one of the unnamed holders
+		}
+		h.over.Add(1) // lost a race for the last one: not ours
+	}
+	if !h.unpaired.Load() {
+		h.unpaired.Store(true)
 	}
 }
 
-func (h *holderSlots) list() []uint64 {
+// acquisitions is the number of adds so far.
+func (h *holderSlots) acquisitions() uint64 {
+	n := h.acq.Load()
+	for i := range h.s {
+		n += h.s[i].Load() & slotCountMask
+	}
+	return n
+}
+
+// contains reports whether g holds a slot (naming still on).
+func (h *holderSlots) contains(g uint64) bool {
 	if h.unpaired.Load() {
-		return nil
+		return false
 	}
-	var out []uint64
 	for i := range h.s {
-		if g := h.s[i].Load(); g != 0 {
-			out = append(out, g)
+		if h.s[i].Load()>>slotCountBits == g {
+			return true
 		}
 	}
-	return out
+	return false
+}
+
+// list returns the named holders, and how many more hold unnamed (-1 when
+// naming is off: the count is unknown).
+func (h *holderSlots) list() (named []uint64, unnamed int) {
+	if h.unpaired.Load() {
+		return nil, -1
+	}
+	for i := range h.s {
+		if g := h.s[i].Load() >> slotCountBits; g != 0 {
+			named = append(named, g)
+		}
+	}
+	return named, int(max(h.over.Load(), 0))
 }

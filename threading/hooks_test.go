@@ -422,7 +422,6 @@ func TestSemaphoreHolders(t *testing.T) {
 		t.Fatalf("a signal-used semaphore still names holders: %v", h)
 	}
 	var rw RWLock
-	setNameReaders()
 	rw.RLock()
 	if h := rw.Holders(); len(h) != 1 || h[0] != GetIdent() {
 		t.Fatalf("reader holders %v", h)

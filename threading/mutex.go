@@ -96,6 +96,9 @@ func (m *mutexCore) lockSlow(p registrant, kind Kind, wk WaitKind, g uint64, d d
 	if d.tryOnly() {
 		return false, nil
 	}
+	if extra.Load()&trackBit != 0 && kind != KindOnce {
+		trackAttempt(p, &m.x, kind, g, false)
+	}
 	if canSpin {
 		// Spin a little, as sync.Mutex does: on a multi-core machine the
 		// holder is likely to release within a few hundred cycles.
@@ -124,8 +127,13 @@ func (m *mutexCore) lockSlow(p registrant, kind Kind, wk WaitKind, g uint64, d d
 	if got {
 		return true, nil
 	}
-	if holder == g && (kind == KindLock || kind == KindOnce) {
-		selfDeadlock(p, g)
+	if holder == g {
+		switch kind {
+		case KindLock, KindOnce:
+			selfDeadlock(p, g, "re-acquires %[2]s, which it already holds; a Lock is not reentrant, so this waits for another thread to release it")
+		case KindRWLock:
+			selfDeadlock(p, g, "write-locks %[2]s again, which it already holds for writing; an RWLock is not reentrant, so this waits for another thread to unlock it")
+		}
 	}
 	rec := beginWait(p, e.meta, wk, g, holder, d)
 	rec.t = w.t
@@ -339,13 +347,15 @@ func describe(kind Kind, x *atomic.Pointer[ext]) string {
 	return kind.String()
 }
 
-func selfDeadlock(p Primitive, g uint64) {
+// selfDeadlock reports goroutine g waiting on p, which it holds itself;
+// format has the thread's name as %[1]s and p as %[2]s.
+func selfDeadlock(p Primitive, g uint64, format string) {
 	t := threadForGoid(g)
 	Publish(&Report{
 		Kind:       ReportSelfDeadlock,
 		Threads:    []*Thread{t},
 		Primitives: []Primitive{p},
-		Summary:    fmt.Sprintf("threading: %s re-acquires %s, which it already holds; a Lock is not reentrant, so this waits for another thread to release it", t.Name(), p),
+		Summary:    "threading: " + fmt.Sprintf("%[1]s "+format, t.Name(), p),
 		Detail:     string(debugStack()),
 	})
 }

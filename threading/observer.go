@@ -77,9 +77,10 @@ const (
 	ReportSelfDeadlock                       // a thread re-acquiring a Lock it holds
 	ReportHeldAtExit                         // a thread that ended holding a lock
 	ReportLongWait                           // a wait past the long-wait threshold
+	ReportOrphan                             // waiters on a lock held by a thread that has ended
 )
 
-var reportKindNames = [...]string{"", "deadlock", "lock_order", "self_deadlock", "held_at_exit", "long_wait"}
+var reportKindNames = [...]string{"", "deadlock", "lock_order", "self_deadlock", "held_at_exit", "long_wait", "orphan"}
 
 func (k ReportKind) String() string {
 	if int(k) < len(reportKindNames) && k != 0 {

@@ -9,7 +9,12 @@ func init() {
 		t := lookupThread(ident)
 		return t != nil && breakWait(t, seq)
 	}
-	plumb.SetNameReaders = setNameReaders
+	plumb.RWState = rwState
+	plumb.DrainWait = func(w any) bool {
+		wi, ok := w.(*WaitInfo)
+		return ok && wi.drain
+	}
+	plumb.EndedThread = endedThread
 	plumb.SetLockTracker = setLockTracker
 	plumb.WaiterStacks = waiterStacksSnapshot
 	plumb.ReleaserStacks = releaserStacksSnapshot

@@ -19,7 +19,6 @@ type RWLock struct {
 	w           mutexCore
 	readerCount atomic.Int32
 	readerWait  atomic.Int32
-	racq        atomic.Uint64
 	writerSem   sema
 	readerSem   sema
 	readers     holderSlots
@@ -53,7 +52,11 @@ func (rw *RWLock) RLock() {
 		// sync.RWMutex, they must not.
 		raceDisable()
 	}
-	if rw.readerCount.Add(1) < 0 {
+	if r := rw.readerCount.Add(1); r == 1 {
+		rw.readers.addFirst(curGoid())
+	} else if r > 1 {
+		rw.readers.add(curGoid())
+	} else {
 		if raceEnabled {
 			raceEnable()
 		}
@@ -61,14 +64,16 @@ func (rw *RWLock) RLock() {
 		if raceEnabled {
 			raceDisable()
 		}
-	}
-	rw.racq.Add(1)
-	if nameReaders.Load() {
 		rw.readers.add(curGoid())
 	}
 	if raceEnabled {
 		raceEnable()
 		raceAcquire(unsafe.Pointer(&rw.readerSem.n))
+	}
+	// The tracker runs with the race detector on: its own locks must
+	// synchronise.
+	if extra.Load()&trackBit != 0 {
+		trackAcquired(rw, &rw.w.x, KindRWLock, curGoid(), true)
 	}
 }
 
@@ -76,7 +81,17 @@ func (rw *RWLock) rlockSlow() {
 	e := getExt(&rw.w.x, KindRWLock)
 	rw.registerSelf(e)
 	g := curGoid()
-	rec := beginWait(rw, e.meta, WaitRead, g, rw.writer(), forever)
+	w := rw.writer()
+	switch {
+	case w == g:
+		selfDeadlock(rw, g, "read-locks %[2]s, which it holds for writing: the write lock is never released while it waits")
+	case rw.readers.contains(g):
+		selfDeadlock(rw, g, "read-locks %[2]s again, which it already holds for reading, while a writer waits: the writer waits for it to read-unlock, and it waits behind the writer (read locks are not reentrant once a writer queues)")
+	}
+	if extra.Load()&trackBit != 0 {
+		trackAttempt(rw, &rw.w.x, KindRWLock, g, true)
+	}
+	rec := beginWait(rw, e.meta, WaitRead, g, w, forever)
 	rw.readerSem.acquire(g, &rec)
 	rec.end(OutcomeAcquired)
 }
@@ -95,13 +110,17 @@ func (rw *RWLock) TryRLock() bool {
 			return false
 		}
 		if rw.readerCount.CompareAndSwap(c, c+1) {
-			rw.racq.Add(1)
-			if nameReaders.Load() {
+			if c == 0 {
+				rw.readers.addFirst(curGoid())
+			} else {
 				rw.readers.add(curGoid())
 			}
 			if raceEnabled {
 				raceEnable()
 				raceAcquire(unsafe.Pointer(&rw.readerSem.n))
+			}
+			if extra.Load()&trackBit != 0 {
+				trackAcquired(rw, &rw.w.x, KindRWLock, curGoid(), true)
 			}
 			return true
 		}
@@ -110,11 +129,14 @@ func (rw *RWLock) TryRLock() bool {
 
 // RUnlock undoes one RLock; it panics when there is no reader.
 func (rw *RWLock) RUnlock() {
+	if extra.Load()&trackBit != 0 {
+		trackReleased(rw, &rw.w.x, KindRWLock, curGoid(), true)
+	}
 	if raceEnabled {
 		raceReleaseMerge(unsafe.Pointer(&rw.writerSem.n))
 		raceDisable()
 	}
-	if nameReaders.Load() && !rw.readers.unpaired.Load() {
+	if !rw.readers.unpaired.Load() {
 		rw.readers.remove(curGoid())
 	}
 	r := rw.readerCount.Add(-1)
@@ -142,16 +164,24 @@ func (rw *RWLock) Lock() {
 		defer rw.raceLocked()
 	}
 	g := curGoid()
-	if !rw.w.state.CompareAndSwap(0, g<<ownerShift|mLocked) {
+	slow := !rw.w.state.CompareAndSwap(0, g<<ownerShift|mLocked)
+	if slow {
 		rw.w.lockSlow(rw, KindRWLock, WaitAcquire, g, forever)
 	} else {
 		rw.w.acq.inc()
 	}
 	r := rw.readerCount.Add(-rwMaxReaders) + rwMaxReaders
 	if r != 0 && rw.readerWait.Add(r) != 0 {
+		if extra.Load() != 0 && !slow {
+			trackAttempt(rw, &rw.w.x, KindRWLock, g, false)
+		}
 		e := getExt(&rw.w.x, KindRWLock)
 		rw.registerSelf(e)
+		if rw.readers.contains(g) {
+			selfDeadlock(rw, g, "write-locks %[2]s, which it holds for reading: the write lock waits for every reader to leave, itself included")
+		}
 		rec := beginWait(rw, e.meta, WaitAcquire, g, 0, forever)
+		rec.drain = true // waits on the readers, not on a writer
 		rw.writerSem.acquire(g, &rec)
 		rec.end(OutcomeAcquired)
 	}
@@ -159,7 +189,7 @@ func (rw *RWLock) Lock() {
 		if holdEvery.Load() != 0 && sampleHold() {
 			startHold(getExt(&rw.w.x, KindRWLock))
 		}
-		trackAcquired(rw, &rw.w.x, KindRWLock, g)
+		trackAcquired(rw, &rw.w.x, KindRWLock, g, false)
 	}
 }
 
@@ -181,7 +211,7 @@ func (rw *RWLock) TryLock() (ok bool) {
 		return false
 	}
 	if extra.Load() != 0 {
-		trackAcquired(rw, &rw.w.x, KindRWLock, curGoid())
+		trackAcquired(rw, &rw.w.x, KindRWLock, curGoid(), false)
 	}
 	return true
 }
@@ -200,7 +230,7 @@ func (rw *RWLock) Unlock() {
 		if holdEvery.Load() != 0 {
 			endHold(rw, rw.w.x.Load(), rw.writer())
 		}
-		trackReleased(rw, &rw.w.x, KindRWLock, rw.writer())
+		trackReleased(rw, &rw.w.x, KindRWLock, rw.writer(), false)
 	}
 	if r > 0 {
 		rw.readerSem.release(int(r)) // the readers that queued behind this writer
@@ -259,20 +289,53 @@ func (rw *RWLock) Class() string { return extClass(&rw.w.x, KindRWLock) }
 // Stats: Acquisitions counts read and write locks.
 func (rw *RWLock) Stats() Stats {
 	s := rw.w.stats()
-	s.Acquisitions += rw.racq.Load()
+	s.Acquisitions += rw.readers.acquisitions()
 	return s
 }
 
 // Holders implements Primitive: the writer, if one holds the lock, else the
-// readers, while each reader unlocks its own read lock (see holderSlots) and
-// naming is on (setNameReaders).
+// readers it can name (the first four; see holderSlots), while each reader
+// unlocks its own read lock.
 func (rw *RWLock) Holders() []uint64 {
 	if rw.readerCount.Load() < 0 && rw.readerWait.Load() <= 0 {
 		if g := rw.writer(); g != 0 {
 			return []uint64{g}
 		}
 	}
-	return rw.readers.list()
+	named, _ := rw.readerState()
+	return named
+}
+
+// readerState returns the readers named now and how many more hold the lock
+// for reading unnamed (-1: unknown, naming is off for this lock). Names
+// that do not fit the count (a read lock released by another goroutine
+// just now) are dropped: the graph may miss a reader, it never names a
+// wrong one.
+func (rw *RWLock) readerState() (named []uint64, unnamed int) {
+	named, unnamed = rw.readers.list()
+	n := rw.Readers()
+	if unnamed < 0 {
+		if n == 0 {
+			return nil, 0
+		}
+		return nil, -1
+	}
+	if len(named) > n {
+		return nil, n
+	}
+	return named, n - len(named)
+}
+
+// rwState is plumb.RWState: the writer holding or waiting for the lock (0
+// if none), the readers named, and how many more readers hold it unnamed
+// (-1 if unknown).
+func rwState(p any) (writer uint64, readers []uint64, unnamed int, ok bool) {
+	rw, ok := p.(*RWLock)
+	if !ok {
+		return 0, nil, 0, false
+	}
+	readers, unnamed = rw.readerState()
+	return rw.writer(), readers, unnamed, true
 }
 
 // String shows the state: <RWLock "cfg": readers=2 writer=none>.
@@ -283,16 +346,6 @@ func (rw *RWLock) String() string {
 	}
 	return fmt.Sprintf("<%s: readers=%d writer=%s>", describe(KindRWLock, &rw.w.x), rw.Readers(), w)
 }
-
-// nameReaders turns on naming RWLock readers.
-var nameReaders atomic.Bool
-
-// setNameReaders turns on naming the readers of every RWLock, for the
-// wait-for graph: it costs a CAS on RLock and on RUnlock, so it is off until
-// something needs it (contention.Start turns it on). Once on, it stays on. A
-// read lock taken before is not named, and its RUnlock stops the naming of
-// that lock's readers (it looks like a release by another goroutine).
-func setNameReaders() { nameReaders.Store(true) }
 
 // sema is a plain counting semaphore for RWLock's internal hand-offs.
 type sema struct {

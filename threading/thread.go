@@ -245,6 +245,7 @@ func (t *Thread) finish(g uint64, err error, panicked bool) {
 		Publish(&Report{Kind: ReportHeldAtExit, Threads: []*Thread{t}, Primitives: held,
 			Summary: fmt.Sprintf("threading: %s ended holding %s", t.Name(), strings.Join(names, ", "))})
 	}
+	recordEnded(g, t.Name(), time.Now())
 	unregisterThread(g, t)
 	t.state.Store(threadStopped)
 	// Observers hear of the end before joiners return, so whatever they

@@ -157,6 +157,7 @@ func pruneDummies() {
 	// ids are never reused, so one absent from the dump has ended.
 	epoch := pruneEpoch.Add(1)
 	live := liveGoroutines()
+	now := time.Now()
 	for i := range threadReg {
 		s := &threadReg[i]
 		s.mu.Lock()
@@ -164,6 +165,7 @@ func pruneDummies() {
 			t := r.strong
 			if t != nil && t.dummy && t.born < epoch && !live[g] {
 				delete(s.m, g)
+				recordEnded(g, t.Name(), now) // ended before now, at least
 				dummyCount.Add(-1)
 				t.localsMu.Lock()
 				t.locals = nil
@@ -201,3 +203,50 @@ func liveGoroutines() map[uint64]bool {
 }
 
 func init() { mainGoid.Store(initialGoid) }
+
+// The threads that ended most recently (Threads when they finish, dummies
+// when pruning finds their goroutines gone), by ident, so that a lock left
+// held by one can be reported as orphaned: names and times only. Goroutine
+// ids are never reused, so an ident found here has ended for good.
+const maxEnded = 4096
+
+type endedRec struct {
+	name  string
+	ended time.Time
+}
+
+var endedThreads struct {
+	mu    sync.Mutex
+	m     map[uint64]endedRec
+	order []uint64 // ring of the idents in m, oldest at next
+	next  int
+}
+
+func recordEnded(g uint64, name string, at time.Time) {
+	e := &endedThreads
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.m == nil {
+		e.m = make(map[uint64]endedRec)
+		e.order = make([]uint64, 0, maxEnded)
+	}
+	if _, ok := e.m[g]; ok {
+		return
+	}
+	if len(e.order) < maxEnded {
+		e.order = append(e.order, g)
+	} else {
+		delete(e.m, e.order[e.next])
+		e.order[e.next] = g
+		e.next = (e.next + 1) % maxEnded
+	}
+	e.m[g] = endedRec{name, at}
+}
+
+func endedThread(g uint64) (string, time.Time, bool) {
+	e := &endedThreads
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	r, ok := e.m[g]
+	return r.name, r.ended, ok
+}

@@ -33,13 +33,16 @@ func SetHoldSampling(n int) {
 // pays for either being possible.
 var extra atomic.Uint32
 
+// trackBit is the bit of extra set while a lock tracker is installed.
+const trackBit = 2
+
 func updateExtra() {
 	var v uint32
 	if holdEvery.Load() != 0 {
 		v |= 1
 	}
 	if tracker.Load() != nil {
-		v |= 2
+		v |= trackBit
 	}
 	extra.Store(v)
 }
@@ -62,15 +65,24 @@ func setLockTracker(t plumb.LockTracker) {
 	updateExtra()
 }
 
-func trackAcquired(p Primitive, x *atomic.Pointer[ext], kind Kind, g uint64) {
+func trackAcquired(p Primitive, x *atomic.Pointer[ext], kind Kind, g uint64, read bool) {
 	if b := tracker.Load(); b != nil {
-		b.t.Acquired(p.ID(), classInfo(getExt(x, kind).meta), g)
+		b.t.Acquired(p.ID(), classInfo(getExt(x, kind).meta), g, read)
 	}
 }
 
-func trackReleased(p Primitive, x *atomic.Pointer[ext], kind Kind, g uint64) {
+func trackReleased(p Primitive, x *atomic.Pointer[ext], kind Kind, g uint64, read bool) {
 	if b := tracker.Load(); b != nil {
-		b.t.Released(p.ID(), classInfo(getExt(x, kind).meta), g)
+		b.t.Released(p.ID(), classInfo(getExt(x, kind).meta), g, read)
+	}
+}
+
+// trackAttempt tells the tracker that g is about to block acquiring p, so
+// that the order edges of the acquisition are recorded before it blocks:
+// the acquisition that closes a cycle is reported even when it hangs.
+func trackAttempt(p Primitive, x *atomic.Pointer[ext], kind Kind, g uint64, read bool) {
+	if b := tracker.Load(); b != nil {
+		b.t.Attempt(p.ID(), classInfo(getExt(x, kind).meta), g, read)
 	}
 }
 

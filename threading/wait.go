@@ -61,6 +61,10 @@ type WaitInfo struct {
 	// WaitContext, JoinContext).
 	Cancellable bool
 	pcs         []uintptr
+	// drain marks an RWLock writer's wait for the readers to leave (it
+	// holds the writers' mutex already): it waits on the readers, not on
+	// the writer.
+	drain bool
 }
 
 var waitSeq atomic.Uint64
@@ -128,6 +132,7 @@ type waitScope struct {
 	ctx    context.Context
 	start  int64 // nanotime
 	rec    *waitRecord
+	drain  bool // see WaitInfo.drain
 }
 
 // beginWait starts the bookkeeping of goroutine g waiting on p, whose meta is
@@ -160,7 +165,7 @@ func (s *waitScope) publish() {
 		r.ent = s.m.ent.Load()
 	}
 	r.info = WaitInfo{Kind: s.kind, Holder: s.holder, Since: timeAt(s.start),
-		Seq: waitSeq.Add(1), Cancellable: s.ctx != nil}
+		Seq: waitSeq.Add(1), Cancellable: s.ctx != nil, drain: s.drain}
 	if waitStacks.Load() {
 		var pcs [32]uintptr
 		n := runtime.Callers(3, pcs[:])

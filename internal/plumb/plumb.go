@@ -19,13 +19,17 @@ type Class struct {
 }
 
 // LockTracker sees every acquisition and release of a Lock, of an RLock (the
-// outermost level) and of an RWLock's write side: what lock-order checking
-// needs. It runs on the fast path, so it must be quick. id is the
-// primitive's ID (0 while unregistered); g is the goroutine that acquired the
-// lock (for a Lock released by another thread, still the acquirer).
+// outermost level) and of an RWLock (read is true for its read side): what
+// lock-order checking needs. It runs on the fast path, so it must be quick.
+// id is the primitive's ID (0 while unregistered); g is the goroutine that
+// acquired the lock (for a Lock released by another thread, still the
+// acquirer; for a read lock, the goroutine that read-unlocks). Attempt comes
+// before an acquisition blocks (it is followed by Acquired if it succeeds),
+// so that the order it would add is known even if it never does.
 type LockTracker interface {
-	Acquired(id uint64, c *Class, g uint64)
-	Released(id uint64, c *Class, g uint64)
+	Attempt(id uint64, c *Class, g uint64, read bool)
+	Acquired(id uint64, c *Class, g uint64, read bool)
+	Released(id uint64, c *Class, g uint64, read bool)
 }
 
 // StackSample is the waits (or hand-offs) of one class of primitive at one
@@ -46,8 +50,19 @@ var (
 	// the wait with sequence number seq, made through a Context, and parked
 	// in a queue; it reports whether it did.
 	BreakWait func(ident, seq uint64) bool
-	// SetNameReaders turns on naming RWLock readers for the wait-for graph.
-	SetNameReaders func()
+	// RWState returns, for p a *threading.RWLock, the goroutine holding or
+	// waiting to take its write lock (0 if none), the readers it names,
+	// and how many more hold it for reading unnamed (-1: unknown, naming is
+	// off for it); ok is false for any other p.
+	RWState func(p any) (writer uint64, readers []uint64, unnamed int, ok bool)
+	// DrainWait reports whether w (a *threading.WaitInfo) is an RWLock
+	// writer's wait for the readers to leave: it waits on the readers, not
+	// on a writer.
+	DrainWait func(w any) bool
+	// EndedThread returns the name of goroutine ident and when it ended, if
+	// it is a thread (or a goroutine with a dummy record) known to have
+	// ended recently (the last few thousand).
+	EndedThread func(ident uint64) (name string, ended time.Time, ok bool)
 	// SetLockTracker installs t (nil removes it).
 	SetLockTracker func(t LockTracker)
 	// WaiterStacks and ReleaserStacks return the stack tables SetWaitStacks
