@@ -354,6 +354,11 @@ func TestSelfDeadlockBroken(t *testing.T) {
 	if !errors.Is(th.Err(), threading.ErrDeadlock) {
 		t.Fatalf("err %v", th.Err())
 	}
+	// The wait is broken before the report is stored: wait for it.
+	deadline := time.Now().Add(10 * time.Second)
+	for len(d.Reports()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
 	if rs := d.Reports(); len(rs) != 1 || rs[0].Kind != KindSelfDeadlock || rs[0].Victim != "self-broken" {
 		t.Fatalf("reports %+v", rs)
 	}
