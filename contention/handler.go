@@ -33,7 +33,7 @@ import (
 //	/longwaits   waits to acquire past the default Detector's long-wait threshold (and, with
 //	             WithIdleLongWaits, waits to be notified, their text beginning "info:")
 //	/lockorder   lock-order inversions (JSON array of OrderReport), when EnableLockOrder is on
-//	/profile     a pprof contention profile (go tool pprof reads it); ?view=classes (default), waiters or releasers
+//	/profile     a pprof contention profile (go tool pprof reads it); ?view=waiters (default: where threads blocked, sampled 1 in 8), releasers (where holders released to parked waiters) or classes (where primitives were created)
 //	/contention  the most contended primitives, waits to acquire only: {"by_wait": [...], "by_count": [...]},
 //	             and apart, the most time spent waiting to be notified: "idle"; ?n= (1..1000, default 10)
 //
@@ -73,7 +73,7 @@ import (
 // (log2 buckets; -1 is "longer"), "history" its rates over the last five
 // minutes, sampled at most every 5 s while the API is polled and kept in a
 // bounded ring; a waiter group's "site" is where its waits blocked when
-// threading.SetWaitStacks is on.
+// the wait's stack was sampled (threading.SetWaitStackSampling).
 //
 //	GET /thread?id=t4
 //	{"time": "...", "thread": {"id": "t4", "name": "worker-3", ...}, "holds": [{"id": "p1", "kind": "Lock", ...}],

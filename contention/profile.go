@@ -13,12 +13,14 @@ import (
 
 // The views of the contention profile.
 const (
+	// ViewWaiters, the default, has the waits by the stacks where they
+	// blocked: sampled (threading.SetWaitStackSampling, 1 in 8 by default),
+	// each sample weighted by the rate.
+	ViewWaiters = "waiters"
 	// ViewClasses has one sample per class of primitive (a name, or a
 	// creation site) that was ever waited on, at the stack where the class's
 	// primitive was created.
 	ViewClasses = "classes"
-	// ViewWaiters has the waits by the stacks where they blocked.
-	ViewWaiters = "waiters"
 	// ViewReleasers has the hand-offs to parked waiters by the releasers'
 	// stacks (delay 0).
 	ViewReleasers = "releasers"
@@ -26,9 +28,9 @@ const (
 
 // ProfileOf is a contention profile in pprof's format, like the runtime's
 // mutex profile: samples of [contentions, delay] with labels kind and name,
-// for one view. The waiters and releasers views need threading.SetWaitStacks
-// (true), which captures a stack on each wait that blocks. `go tool pprof`
-// reads it.
+// for one view ("" is ViewWaiters). The waiters and releasers views come
+// from the stacks threading samples (SetWaitStackSampling; on by default).
+// `go tool pprof` reads it.
 func ProfileOf(view string) (*profile.Profile, error) {
 	type row struct {
 		kind, label string
@@ -38,14 +40,14 @@ func ProfileOf(view string) (*profile.Profile, error) {
 	}
 	var rows []row
 	switch view {
-	case ViewClasses, "":
+	case ViewClasses:
 		for _, c := range threading.Classes() {
 			if c.Stats.Contentions == 0 || c.Kind == threading.KindThread {
 				continue
 			}
 			rows = append(rows, row{c.Kind.String(), c.Label, c.Stack, c.Stats.Contentions, c.Stats.WaitTotal})
 		}
-	case ViewWaiters, ViewReleasers:
+	case ViewWaiters, ViewReleasers, "":
 		samples, _ := plumb.WaiterStacks()
 		if view == ViewReleasers {
 			samples, _ = plumb.ReleaserStacks()

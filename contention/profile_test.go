@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -40,7 +41,7 @@ func TestProfile(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer stop()
-	resp, err := http.Get("http://" + addr + "/profile")
+	resp, err := http.Get("http://" + addr + "/profile?view=classes")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +87,7 @@ func TestProfile(t *testing.T) {
 // the waits and of the hand-offs; an unknown view is a 400.
 func TestProfileViews(t *testing.T) {
 	threading.SetWaitStacks(true)
-	defer threading.SetWaitStacks(false)
+	defer threading.SetWaitStackSampling(threading.DefaultWaitStackSampling)
 	name := uniqName("viewed")
 	l := newContendedLock(name)
 	l.Acquire()
@@ -137,3 +138,38 @@ func waitHere(l *threading.Lock) { l.Acquire() }
 
 //go:noinline
 func releaseHere(l *threading.Lock) { _ = l.Release() }
+
+// By default /profile is the waiters view, filled by threading's default
+// stack sampling: where threads blocked, with no set-up.
+func TestProfileDefaultIsWaiters(t *testing.T) {
+	threading.SetWaitStackSampling(1) // every wait, so that one wait is enough
+	defer threading.SetWaitStackSampling(threading.DefaultWaitStackSampling)
+	name := uniqName("default-view")
+	l := threading.NewLock(threading.WithName(name))
+	l.Acquire()
+	th := spawn("default-view-waiter", func() error { waitHere(l); return l.Release() })
+	for l.Stats().Waiters == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(5 * time.Millisecond)
+	_ = l.Release()
+	_ = th.Join()
+	rec := httptest.NewRecorder()
+	Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/profile", nil))
+	p, err := profile.Parse(rec.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range p.Sample {
+		if len(s.Label["name"]) == 1 && s.Label["name"][0] == name {
+			for _, loc := range s.Location {
+				for _, ln := range loc.Line {
+					if strings.HasSuffix(ln.Function.Name, ".waitHere") {
+						return
+					}
+				}
+			}
+		}
+	}
+	t.Fatal("the default view has no sample at the waiter's stack")
+}

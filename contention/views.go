@@ -18,10 +18,10 @@ type PrimitiveView struct {
 	CreatedAt string      `json:"created_at"`
 	Holders   []ThreadRef `json:"holders"`
 	// Waiters are grouped by wait kind (and by wait site, when
-	// threading.SetWaitStacks is on; else Site is "").
+	// a sampled stack, see threading.SetWaitStackSampling; else Site is "").
 	Waiters []WaiterGroup `json:"waiters"`
 	// SitesFrom says where the waiters' sites came from: "wait_stacks"
-	// (threading.SetWaitStacks), "dump" (a goroutine dump, ?sites=1), or ""
+	// (threading.SetWaitStackSampling), "dump" (a goroutine dump, ?sites=1), or ""
 	// (none: Site is "").
 	SitesFrom string `json:"sites_from"`
 	// Waits is the distribution of the waits on its class that blocked,
@@ -168,7 +168,7 @@ func siteOf(block string) string {
 
 // waitSites is where each waiting thread blocked (its innermost frame
 // outside threading and the runtime), for the waits that captured a stack
-// (threading.SetWaitStacks).
+// (threading.SetWaitStackSampling).
 func waitSites() map[uint64]string {
 	out := map[uint64]string{}
 	for _, t := range threading.Enumerate() {

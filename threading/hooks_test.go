@@ -164,7 +164,7 @@ func TestWaitingRecord(t *testing.T) {
 // With SetWaitStacks, a wait records where it blocked.
 func TestWaitStacks(t *testing.T) {
 	SetWaitStacks(true)
-	defer SetWaitStacks(false)
+	defer SetWaitStackSampling(DefaultWaitStackSampling)
 	l := NewLock()
 	l.Acquire()
 	th := NewThread(func(context.Context) error { l.Acquire(); return l.Release() })

@@ -2,6 +2,7 @@ package threading
 
 import (
 	"context"
+	"math/rand/v2"
 	"runtime"
 	"sync/atomic"
 	"time"
@@ -69,16 +70,59 @@ type WaitInfo struct {
 
 var waitSeq atomic.Uint64
 
-// waitStacks makes every published wait capture its call stack.
-var waitStacks atomic.Bool
+// waitStackEvery is 0 when no wait captures its stack, else 1 in
+// waitStackEvery waits that block (and hand-offs to parked waiters) does.
+var waitStackEvery atomic.Uint32
 
-// SetWaitStacks turns on capturing the call stack of every wait that blocks
-// (about a microsecond a wait): WaitInfo.Stack then says where each waiting
-// thread blocked. Off by default; package contention reads the stacks of the
-// threads it reports from a goroutine dump instead.
-func SetWaitStacks(on bool) { waitStacks.Store(on) }
+// DefaultWaitStackSampling is how often a wait that blocks captures its call
+// stack unless SetWaitStackSampling says otherwise: 1 in 8. A capture costs
+// about a microsecond; only waits that really park pay it (a hand-off that
+// completes while the waiter yields does not), so the default costs a few
+// percent of a blocking wait and nothing on the fast path.
+const DefaultWaitStackSampling = 8
 
-// Stack returns the frames where the thread blocked, when SetWaitStacks is on.
+func init() { waitStackEvery.Store(DefaultWaitStackSampling) }
+
+// SetWaitStackSampling makes 1 in n waits that block capture the stack
+// where they blocked (and 1 in n hand-offs to parked waiters the releaser's
+// stack): what package contention's waiter and releaser profiles are made
+// of, each sample weighted by n so the totals stay unbiased. n = 1 captures
+// every one; n <= 0 turns capturing off.
+func SetWaitStackSampling(n int) {
+	switch {
+	case n <= 0:
+		waitStackEvery.Store(0)
+	case n > 1<<20:
+		waitStackEvery.Store(1 << 20)
+	default:
+		waitStackEvery.Store(uint32(n))
+	}
+}
+
+// SetWaitStacks(true) captures the stack of every wait that blocks
+// (SetWaitStackSampling(1)): WaitInfo.Stack then says where each waiting
+// thread blocked. SetWaitStacks(false) turns capturing off. The default
+// samples 1 in DefaultWaitStackSampling.
+func SetWaitStacks(on bool) {
+	if on {
+		SetWaitStackSampling(1)
+	} else {
+		SetWaitStackSampling(0)
+	}
+}
+
+// sampleStack reports whether this wait or hand-off captures its stack, and
+// the weight of the sample.
+func sampleStack() (uint64, bool) {
+	n := waitStackEvery.Load()
+	if n == 0 || n > 1 && rand.Uint32N(n) != 0 {
+		return 0, false
+	}
+	return uint64(n), true
+}
+
+// Stack returns the frames where the thread blocked, for a wait whose stack
+// was sampled (see SetWaitStackSampling).
 func (w *WaitInfo) Stack() *runtime.Frames { return runtime.CallersFrames(w.pcs) }
 
 // StackPCs returns the program counters where the thread blocked.
@@ -94,6 +138,7 @@ func (w *WaitInfo) StackPCs() []uintptr { return w.pcs }
 // Thread. A goroutine parked on a primitive that nothing runnable can reach
 // is then unreachable too, and Go's goroutine-leak profile finds it.
 type waitRecord struct {
+	weight uint64   // how many waits a sampled stack stands for
 	info   WaitInfo // Primitive is nil here: see snapshot
 	thread *Thread
 	ent    *primEntry           // the registered primitive waited on, or nil
@@ -166,10 +211,11 @@ func (s *waitScope) publish() {
 	}
 	r.info = WaitInfo{Kind: s.kind, Holder: s.holder, Since: timeAt(s.start),
 		Seq: waitSeq.Add(1), Cancellable: s.ctx != nil, drain: s.drain}
-	if waitStacks.Load() {
+	if w, ok := sampleStack(); ok {
 		var pcs [32]uintptr
 		n := runtime.Callers(3, pcs[:])
 		r.info.pcs = append([]uintptr(nil), pcs[:n]...)
+		r.weight = w
 	}
 	s.rec = r
 	t.waiting.Store(r)
@@ -185,7 +231,7 @@ func (s *waitScope) end(out Outcome) {
 	}
 	if e := s.m; e != nil {
 		if s.rec != nil && len(s.rec.info.pcs) > 0 && e.kind != KindThread {
-			waiterStacks.add(e.kind, entryLabel(e), s.rec.info.pcs, d)
+			waiterStacks.add(e.kind, entryLabel(e), s.rec.info.pcs, d, s.rec.weight)
 		}
 		e.waiters.Add(-1)
 		e.waitNanos.Add(int64(d))

@@ -10,11 +10,11 @@ import (
 	"github.com/threadmon/threadmon/internal/plumb"
 )
 
-// With SetWaitStacks on, every wait that blocked is also counted by its
-// stack (where the waiter blocked) and every hand-off of a lock or a permit
-// to a parked waiter by the releaser's stack: the waiter and releaser stacks
-// of a contention profile. The tables are bounded; samples past the bound are
-// counted in Dropped.
+// A sampled wait that blocked (SetWaitStackSampling) is also counted by its
+// stack (where the waiter blocked), and a sampled hand-off of a lock or a
+// permit to a parked waiter by the releaser's stack: the waiter and releaser
+// stacks of a contention profile, each sample weighted by the sampling rate.
+// The tables are bounded; samples past the bound are counted as dropped.
 
 // StackSample is plumb.StackSample: the waits (or hand-offs) of one class of
 // primitive at one stack.
@@ -33,7 +33,7 @@ var (
 	stackSeed                    = maphash.MakeSeed()
 )
 
-func (t *stackTable) add(kind Kind, label string, pcs []uintptr, d time.Duration) {
+func (t *stackTable) add(kind Kind, label string, pcs []uintptr, d time.Duration, weight uint64) {
 	var h maphash.Hash
 	h.SetSeed(stackSeed)
 	h.WriteString(label)
@@ -60,8 +60,8 @@ func (t *stackTable) add(kind Kind, label string, pcs []uintptr, d time.Duration
 		s = &StackSample{Kind: uint8(kind), Label: label, Stack: append([]uintptr(nil), pcs...)}
 		t.m[key] = s
 	}
-	s.Count++
-	s.Delay += d
+	s.Count += weight
+	s.Delay += d * time.Duration(weight)
 }
 
 func (t *stackTable) snapshot() []StackSample {
@@ -77,23 +77,27 @@ func (t *stackTable) snapshot() []StackSample {
 }
 
 // waiterStacksSnapshot returns the waits counted by the stacks where they blocked
-// (SetWaitStacks must be on), and how many were dropped past the bound.
+// (sampled: see SetWaitStackSampling), and how many were dropped past the bound.
 func waiterStacksSnapshot() ([]StackSample, uint64) {
 	return waiterStacks.snapshot(), waiterStacks.dropped.Load()
 }
 
 // releaserStacksSnapshot returns the hand-offs to parked waiters counted by the
-// releasers' stacks (SetWaitStacks must be on), and how many were dropped.
+// releasers' stacks (sampled: see SetWaitStackSampling), and how many were dropped.
 func releaserStacksSnapshot() ([]StackSample, uint64) {
 	return releaserStacks.snapshot(), releaserStacks.dropped.Load()
 }
 
 // recordReleaser counts a hand-off by the calling goroutine to a waiter of e.
 func recordReleaser(e *ext) {
-	if !waitStacks.Load() || e == nil {
+	if e == nil {
+		return
+	}
+	w, ok := sampleStack()
+	if !ok {
 		return
 	}
 	var pcs [32]uintptr
 	n := runtime.Callers(3, pcs[:])
-	releaserStacks.add(e.kind, entryLabel(e.meta), pcs[:n], 0)
+	releaserStacks.add(e.kind, entryLabel(e.meta), pcs[:n], 0, w)
 }
