@@ -19,30 +19,7 @@ func BenchmarkStackSampling(b *testing.B) {
 		b.Run("PingPong/"+name, func(b *testing.B) {
 			SetWaitStackSampling(rate)
 			c := NewCondition(NewLock())
-			turn := 0
-			done := make(chan struct{})
-			go func() {
-				c.Acquire()
-				for i := 0; i < b.N; i++ {
-					for turn != 1 {
-						_ = c.Wait()
-					}
-					turn = 0
-					_ = c.Notify(1)
-				}
-				_ = c.Release()
-				close(done)
-			}()
-			c.Acquire()
-			for i := 0; i < b.N; i++ {
-				turn = 1
-				_ = c.Notify(1)
-				for turn != 0 {
-					_ = c.Wait()
-				}
-			}
-			_ = c.Release()
-			<-done
+			pingPong(b, c.Locker(), func() { _ = c.Wait() }, func() { _ = c.Notify(1) })
 		})
 		b.Run("Contended/"+name, func(b *testing.B) {
 			SetWaitStackSampling(rate)

@@ -242,30 +242,7 @@ func BenchmarkPingPong(b *testing.B) {
 	})
 	b.Run("Condition", func(b *testing.B) {
 		c := NewCondition(NewLock())
-		turn := 0
-		done := make(chan struct{})
-		go func() {
-			c.Acquire()
-			for i := 0; i < b.N; i++ {
-				for turn != 1 {
-					_ = c.Wait()
-				}
-				turn = 0
-				_ = c.Notify(1)
-			}
-			_ = c.Release()
-			close(done)
-		}()
-		c.Acquire()
-		for i := 0; i < b.N; i++ {
-			turn = 1
-			_ = c.Notify(1)
-			for turn != 0 {
-				_ = c.Wait()
-			}
-		}
-		_ = c.Release()
-		<-done
+		pingPong(b, c.Locker(), func() { _ = c.Wait() }, func() { _ = c.Notify(1) })
 	})
 	b.Run("channels", func(b *testing.B) {
 		ping, pong := make(chan struct{}), make(chan struct{})
