@@ -32,6 +32,8 @@ import (
 //	/deadlocks   deadlock reports (JSON array of Report; [] when none)
 //	/longwaits   waits to acquire past the default Detector's long-wait threshold (and, with
 //	             WithIdleLongWaits, waits to be notified, their text beginning "info:")
+//	/holders     blocked-holder reports of the default Detector (JSON array of Report, kinds
+//	             holder_blocked and leaked_holder; [] when none)
 //	/lockorder   lock-order inversions (JSON array of OrderReport), when EnableLockOrder is on
 //	/profile     a pprof contention profile (go tool pprof reads it); ?view=classes (default), waiters or releasers
 //	/contention  the most contended primitives, waits to acquire only: {"by_wait": [...], "by_count": [...]},
@@ -141,6 +143,13 @@ func Handler() http.Handler {
 			lws = append(lws, d.LongWaits()...)
 		}
 		writeJSON(w, lws)
+	})
+	mux.HandleFunc("/holders", func(w http.ResponseWriter, r *http.Request) {
+		reps := []*Report{}
+		if d := Default(); d != nil {
+			reps = append(reps, d.HolderReports()...)
+		}
+		writeJSON(w, reps)
 	})
 	mux.HandleFunc("/profile", func(w http.ResponseWriter, r *http.Request) {
 		p, err := ProfileOf(r.URL.Query().Get("view"))
