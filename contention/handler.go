@@ -457,7 +457,14 @@ func (g *Graph) DOT() string {
 		return ""
 	}
 	for _, t := range g.Threads {
-		fmt.Fprintf(&b, "  %q [shape=box, label=%q%s];\n", t.ID, t.Name+"\n"+t.State, color(t.ID))
+		label := t.Name + "\n" + t.State
+		if t.Blocked != nil {
+			label += "\nblocked on " + t.Blocked.Op
+			if t.Blocked.Site != "" {
+				label += " at " + t.Blocked.Site
+			}
+		}
+		fmt.Fprintf(&b, "  %q [shape=box, label=%q%s];\n", t.ID, label, color(t.ID))
 	}
 	for _, p := range g.Primitives {
 		fmt.Fprintf(&b, "  %q [shape=ellipse, label=%q%s];\n", p.ID, p.Kind+" "+p.Label, color(p.ID))

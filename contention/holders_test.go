@@ -2,6 +2,7 @@ package contention
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"runtime"
 	"strings"
@@ -89,6 +90,20 @@ func TestBlockedHolderShown(t *testing.T) {
 	}
 	if shown == nil || shown.Op != "chan receive" || shown.Site != want {
 		t.Fatalf("holder shown blocked on %+v, want chan receive at %s", shown, want)
+	}
+	// On the graph's JSON, its DOT, and the thread view the page reads.
+	g := Snapshot()
+	js, _ := json.Marshal(g)
+	if th := g.Thread(threadID(holder)); th != nil && th.Blocked != nil {
+		if !strings.Contains(string(js), `"blocked":{"op":"chan receive","site":"`+want+`"`) || !strings.Contains(string(js), `"since_minutes":0`) {
+			t.Errorf("graph JSON lacks the holder's blocked: %s", js)
+		}
+		if dot := g.DOT(); !strings.Contains(dot, "blocked on chan receive at "+want) {
+			t.Errorf("DOT lacks it:\n%s", dot)
+		}
+		if v := ThreadViewOf(g, threadID(holder)); v == nil || v.Thread.Blocked == nil {
+			t.Errorf("thread view lacks it: %+v", v)
+		}
 	}
 	var reps []*Report
 	for time.Now().Before(deadline) {
