@@ -20,8 +20,10 @@ import (
 
 func TestMain(m *testing.M) {
 	threading.SetLogger(nil)
-	// leakOnEvent (leaks_experiment_test.go) leaks on purpose.
-	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction("github.com/threadmon/threadmon/contention.leakOnEvent"))
+	// leakOnEvent (leaks_experiment_test.go) and leakHolding
+	// (holders_experiment_test.go) leak on purpose.
+	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction("github.com/threadmon/threadmon/contention.leakOnEvent"),
+		goleak.IgnoreAnyFunction("github.com/threadmon/threadmon/contention.leakHolding"))
 }
 
 // scenario starts threads that deadlock; all their blocking waits go through

@@ -54,6 +54,9 @@ type Report struct {
 	Primitives []string `json:"primitives"`
 	// Text reads like a JVM thread dump's "Found one deadlock".
 	Text string `json:"text"`
+	// Blocked is, for KindHolderBlocked and KindLeakedHolder, what the
+	// holder (the second thread) is blocked on outside threadmon.
+	Blocked *Blocked `json:"blocked,omitempty"`
 	// Victim is the thread whose wait was ended with ErrDeadlock to break
 	// the deadlock (PolicyBreak), or "".
 	Victim string `json:"victim,omitempty"`
@@ -138,6 +141,14 @@ type Detector struct {
 	longWaits []*LongWait
 	ended     endedHolders
 
+	// Blocked holders (holders.go).
+	blockedAfter    time.Duration
+	holderDump      time.Time
+	holderSeen      map[uint64]*holderSeen
+	holderReported  map[string]bool
+	holderReports   []*Report
+	holderPublished map[uint64]bool
+
 	stop chan struct{}
 	done chan struct{}
 	once sync.Once
@@ -150,7 +161,8 @@ var (
 
 func newDetector(opts []Option) *Detector {
 	d := &Detector{interval: 250 * time.Millisecond, longWait: 10 * time.Second, reported: map[string]*Report{},
-		pending: map[string]bool{}, longSeen: map[uint64]bool{}}
+		pending: map[string]bool{}, longSeen: map[uint64]bool{}, blockedAfter: time.Second,
+		holderSeen: map[uint64]*holderSeen{}, holderReported: map[string]bool{}}
 	for _, o := range opts {
 		o(d)
 	}
@@ -186,6 +198,10 @@ func (d *Detector) Stop() {
 	d.once.Do(func() {
 		close(d.stop)
 		<-d.done
+		d.mu.Lock()
+		clear(d.holderSeen)
+		d.mu.Unlock()
+		d.publishBlocked()
 		defaultMu.Lock()
 		if defaultDet == d {
 			defaultDet = nil
@@ -241,6 +257,9 @@ func (d *Detector) look() {
 	}
 	for _, lw := range d.checkLongWaits(g) {
 		deliverLongWait(lw)
+	}
+	for _, r := range d.checkBlockedHolders(g) {
+		deliverBlocked(d, r)
 	}
 }
 

@@ -36,6 +36,11 @@ type Thread struct {
 	// EndedBefore is, for a goroutine with no record found ended (State
 	// "finished"), the time of the goroutine dump that showed it gone.
 	EndedBefore *time.Time `json:"ended_before,omitempty"`
+	// Blocked is, for a holder others wait on that is blocked outside
+	// threadmon (a channel, a select, sync, a sleep, I/O), what it is
+	// blocked on and where, as the Detector last found it in a goroutine
+	// dump (see WithBlockedHolders). Nil when not known.
+	Blocked *Blocked `json:"blocked,omitempty"`
 	// Stack is where a waiting thread blocked, from a goroutine dump: filled
 	// in only by AddStacks. /graph and /threads leave it out; /stack serves
 	// the stacks of the threads a person opens.
@@ -283,6 +288,7 @@ func Snapshot() *Graph {
 		}
 	}
 	sort.Slice(g.Threads, func(i, j int) bool { return g.Threads[i].Ident < g.Threads[j].Ident })
+	g.annotateBlocked()
 	g.Components()
 	return g
 }

@@ -32,6 +32,8 @@ import (
 //	/deadlocks   deadlock reports (JSON array of Report; [] when none)
 //	/longwaits   waits to acquire past the default Detector's long-wait threshold (and, with
 //	             WithIdleLongWaits, waits to be notified, their text beginning "info:")
+//	/holders     blocked-holder reports of the default Detector (JSON array of Report, kinds
+//	             holder_blocked and leaked_holder; [] when none)
 //	/lockorder   lock-order inversions (JSON array of OrderReport), when EnableLockOrder is on
 //	/profile     a pprof contention profile (go tool pprof reads it); ?view=waiters (default: where threads blocked, sampled 1 in 8), releasers (where holders released to parked waiters) or classes (where primitives were created)
 //	/contention  the most contended primitives, waits to acquire only: {"by_wait": [...], "by_count": [...]},
@@ -141,6 +143,13 @@ func Handler() http.Handler {
 			lws = append(lws, d.LongWaits()...)
 		}
 		writeJSON(w, lws)
+	})
+	mux.HandleFunc("/holders", func(w http.ResponseWriter, r *http.Request) {
+		reps := []*Report{}
+		if d := Default(); d != nil {
+			reps = append(reps, d.HolderReports()...)
+		}
+		writeJSON(w, reps)
 	})
 	mux.HandleFunc("/profile", func(w http.ResponseWriter, r *http.Request) {
 		p, err := ProfileOf(r.URL.Query().Get("view"))
@@ -448,7 +457,14 @@ func (g *Graph) DOT() string {
 		return ""
 	}
 	for _, t := range g.Threads {
-		fmt.Fprintf(&b, "  %q [shape=box, label=%q%s];\n", t.ID, t.Name+"\n"+t.State, color(t.ID))
+		label := t.Name + "\n" + t.State
+		if t.Blocked != nil {
+			label += "\nblocked on " + t.Blocked.Op
+			if t.Blocked.Site != "" {
+				label += " at " + t.Blocked.Site
+			}
+		}
+		fmt.Fprintf(&b, "  %q [shape=box, label=%q%s];\n", t.ID, label, color(t.ID))
 	}
 	for _, p := range g.Primitives {
 		fmt.Fprintf(&b, "  %q [shape=ellipse, label=%q%s];\n", p.ID, p.Kind+" "+p.Label, color(p.ID))

@@ -91,6 +91,9 @@ type ThreadRef struct {
 	Seconds float64 `json:"seconds"`
 	// Holds counts the primitives it holds.
 	Holds int `json:"holds"`
+	// Blocked is what it is blocked on outside threadmon, for a holder
+	// (see Thread.Blocked).
+	Blocked *Blocked `json:"blocked,omitempty"`
 }
 
 // SummaryPrimitive is a primitive waited on or held.
@@ -124,6 +127,9 @@ type SummaryThread struct {
 	Deadlocked bool     `json:"deadlocked"`
 	Target     int      `json:"target"`
 	Stale      bool     `json:"stale,omitempty"`
+	// Blocked is what a holder is blocked on outside threadmon (see
+	// Thread.Blocked).
+	Blocked *Blocked `json:"blocked,omitempty"`
 }
 
 // SummaryOptions bound a Summary. Zero values take the defaults.
@@ -376,7 +382,7 @@ func Summarize(g *Graph, o SummaryOptions) *Summary {
 			return
 		}
 		listed[id] = true
-		st := SummaryThread{ID: t.ID, Name: t.Name, Ident: t.Ident, State: t.State, Wait: t.Wait, Holds: nonNil(t.Holds), Deadlocked: red[t.ID]}
+		st := SummaryThread{ID: t.ID, Name: t.Name, Ident: t.Ident, State: t.State, Wait: t.Wait, Holds: nonNil(t.Holds), Deadlocked: red[t.ID], Blocked: t.Blocked}
 		if len(st.Holds) > 64 {
 			st.Holds = st.Holds[:64]
 		}
@@ -432,7 +438,7 @@ func waitSeconds(t *Thread) float64 {
 }
 
 func refOf(t *Thread) ThreadRef {
-	return ThreadRef{ID: t.ID, Name: t.Name, Ident: t.Ident, Seconds: waitSeconds(t), Holds: len(t.Holds)}
+	return ThreadRef{ID: t.ID, Name: t.Name, Ident: t.Ident, Seconds: waitSeconds(t), Holds: len(t.Holds), Blocked: t.Blocked}
 }
 
 // groupTitle says what a group's threads do, as a sentence: "2,871 threads

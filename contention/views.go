@@ -237,7 +237,7 @@ func ThreadViewOf(g *Graph, id string) *ThreadView {
 			WaitSeconds: p.Stats.WaitTotal.Seconds(), Deadlocked: red[p.ID]}
 	}
 	v := &ThreadView{Time: g.Time, Holds: []SummaryPrimitive{}, Holders: []ThreadRef{},
-		Thread: SummaryThread{ID: t.ID, Name: t.Name, Ident: t.Ident, State: t.State, Wait: t.Wait, Holds: nonNil(t.Holds), Deadlocked: red[t.ID]}}
+		Thread: SummaryThread{ID: t.ID, Name: t.Name, Ident: t.Ident, State: t.State, Wait: t.Wait, Holds: nonNil(t.Holds), Deadlocked: red[t.ID], Blocked: t.Blocked}}
 	for _, h := range t.Holds[:min(len(t.Holds), 200)] {
 		if p := g.prims[h]; p != nil {
 			v.Holds = append(v.Holds, sp(p))

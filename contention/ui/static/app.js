@@ -374,8 +374,9 @@
     };
     for (const t of threads) {
       const p = pos.get(t.id);
-      node(t, "thread", svg("rect", { x: p.x - boxW, y: p.y - 13, width: boxW, height: 26, rx: 4 }),
-        t.name, shortName(t, t.name), p.x - boxW + 6, boxW - 12, p, () => select("thread", t.id));
+      const blocked = t.blocked ? " · blocked on " + blockedText(t.blocked) : "";
+      node(t, "thread" + (t.blocked ? " blocked" : ""), svg("rect", { x: p.x - boxW, y: p.y - 13, width: boxW, height: 26, rx: 4 }),
+        t.name + blocked, shortName(t, t.name) + blocked, p.x - boxW + 6, boxW - 12, p, () => select("thread", t.id));
     }
     for (const q of prims) {
       const p = pos.get(q.id);
@@ -506,7 +507,9 @@
         const how = ["notify", "event", "barrier", "join", "waitgroup"].includes(w.kind) ? "to be notified (" + w.kind + ") by" : "to " + w.kind;
         waits = "waiting " + how + " " + v.waits_on.kind + " " + v.waits_on.label + " for " + dur(w.seconds);
       }
-      parts.push(facts([["ident", t.ident], ["state", t.state + (t.deadlocked ? " · deadlocked" : "")], ["waits", waits]]));
+      const rows = [["ident", t.ident], ["state", t.state + (t.deadlocked ? " · deadlocked" : "")], ["waits", waits]];
+      if (t.blocked) rows.push(["blocked on", blockedText(t.blocked)]);
+      parts.push(facts(rows));
       if (v.waits_on) {
         const b = button("open " + v.waits_on.kind + " " + v.waits_on.label, "link", () => select("primitive", v.waits_on.id));
         parts.push(b, el("h4", "Held by"), refs(v.holders, "nobody"));
@@ -545,8 +548,17 @@
   function refs(list, empty) {
     if (!list.length) return el("p", empty, "none");
     const p = el("p", null, "refs");
-    for (const t of list) p.append(threadButton(t, t.name + (t.seconds ? " (" + dur(t.seconds) + ")" : "")), " ");
+    for (const t of list) {
+      p.append(threadButton(t, t.name + (t.seconds ? " (" + dur(t.seconds) + ")" : "")), " ");
+      if (t.blocked) p.append(el("span", "blocked on " + blockedText(t.blocked), "hint"), " ");
+    }
     return p;
+  }
+  // blockedText says what a holder is blocked on outside threadmon, and
+  // where: "chan send at pkg/file.go:42, 2 min".
+  function blockedText(b) {
+    return b.op + (b.site ? " at " + b.site : "") + (b.since_minutes ? ", " + b.since_minutes + " min" : "") +
+      (b.leaked ? " (leaked)" : "");
   }
   function histogram(bs) {
     if (!bs.length) return el("p", "no wait has blocked yet", "none");
