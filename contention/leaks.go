@@ -2,6 +2,7 @@ package contention
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
 	"runtime/pprof"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/threadmon/threadmon/internal/gdump"
+	"github.com/threadmon/threadmon/internal/plumb"
 	"github.com/threadmon/threadmon/threading"
 )
 
@@ -49,9 +51,10 @@ type LeakedGoroutine struct {
 }
 
 var leaks struct {
-	mu    sync.Mutex
-	every time.Duration
-	last  *LeakReport
+	mu       sync.Mutex
+	every    time.Duration
+	last     *LeakReport
+	reported map[uint64]bool // goroutines already reported leaked
 }
 
 // SetLeakCheckInterval sets how often a leak check may run (default one
@@ -66,7 +69,6 @@ func SetLeakCheckInterval(d time.Duration) {
 // leaked, or the last result if a check ran less than the interval ago.
 func CheckLeaks() *LeakReport {
 	leaks.mu.Lock()
-	defer leaks.mu.Unlock()
 	every := leaks.every
 	if every <= 0 {
 		every = time.Minute
@@ -74,11 +76,68 @@ func CheckLeaks() *LeakReport {
 	if l := leaks.last; l != nil && time.Since(l.Time) < every {
 		c := *l
 		c.Cached = true
+		leaks.mu.Unlock()
 		return &c
 	}
 	r := checkLeaks()
 	leaks.last = r
+	report := newLeaksReport(r)
+	leaks.mu.Unlock()
+	if report != nil {
+		threading.Publish(report) // outside the lock: observers may ask again
+	}
 	return r
+}
+
+func init() {
+	plumb.LeakedGoroutines = func() (int, bool) {
+		leaks.mu.Lock()
+		defer leaks.mu.Unlock()
+		if leaks.last == nil || !leaks.last.Available {
+			return 0, false
+		}
+		return len(leaks.last.Goroutines), true
+	}
+}
+
+// newLeaksReport is the report, for threading's observers and logger, of
+// the leaked goroutines a check found that no earlier check did (each is
+// reported once), or nil. Called with leaks.mu held.
+func newLeaksReport(r *LeakReport) *threading.Report {
+	if leaks.reported == nil {
+		leaks.reported = map[uint64]bool{}
+	}
+	var fresh []LeakedGoroutine
+	now := map[uint64]bool{}
+	for _, g := range r.Goroutines {
+		now[g.Ident] = true
+		if !leaks.reported[g.Ident] {
+			fresh = append(fresh, g)
+		}
+	}
+	leaks.reported = now // a goroutine that is gone is forgotten
+	if len(fresh) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	var threads []*threading.Thread
+	fmt.Fprintf(&b, "Go's goroutineleak profile finds %d goroutine(s) blocked for good:\n", len(fresh))
+	for _, g := range fresh {
+		name := g.Thread
+		if name == "" {
+			name = fmt.Sprintf("goroutine %d", g.Ident)
+		}
+		fmt.Fprintf(&b, "\n%q [%s]", name, g.Status)
+		if g.WaitsOn != "" {
+			fmt.Fprintf(&b, ", waiting (%s) on %s", g.WaitKind, g.WaitsOn)
+		}
+		b.WriteString("\n" + indent(g.Stack) + "\n")
+		if t := threading.LookupThread(g.Ident); t != nil {
+			threads = append(threads, t)
+		}
+	}
+	return &threading.Report{Kind: threading.ReportLeak, Time: r.Time, Threads: threads,
+		Summary: fmt.Sprintf("threading: %d goroutine(s) leaked (blocked for good)", len(fresh)), Detail: b.String()}
 }
 
 func checkLeaks() *LeakReport {

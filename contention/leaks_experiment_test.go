@@ -3,9 +3,13 @@
 package contention
 
 import (
+	"os"
+	"runtime"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/threadmon/threadmon/internal/plumb"
 	"github.com/threadmon/threadmon/threading"
 )
 
@@ -23,6 +27,8 @@ func leakOnEvent(started chan<- uint64) {
 func TestLeaksFound(t *testing.T) {
 	SetLeakCheckInterval(time.Nanosecond)
 	defer SetLeakCheckInterval(0)
+	reports := &leakReportSink{}
+	defer threading.AddObserver(reports)()
 	started := make(chan uint64)
 	go leakOnEvent(started)
 	id := <-started
@@ -39,4 +45,70 @@ func TestLeaksFound(t *testing.T) {
 	if found.Thread == "" || found.WaitKind != "event" {
 		t.Errorf("not joined with the registry: %+v", found)
 	}
+	// Reported once to the observers, however often it is checked again.
+	CheckLeaks()
+	CheckLeaks()
+	if n := reports.count(threading.ReportLeak, found.Thread); n != 1 {
+		t.Errorf("%d leak reports naming %s, want 1", n, found.Thread)
+	}
+	if n, ok := plumb.LeakedGoroutines(); !ok || n < 1 {
+		t.Errorf("leaked gauge source: %d %v", n, ok)
+	}
+}
+
+type leakReportSink struct {
+	threading.NopObserver
+	mu sync.Mutex
+	rs []*threading.Report
+}
+
+func (s *leakReportSink) ObserveReport(r *threading.Report) {
+	s.mu.Lock()
+	s.rs = append(s.rs, r)
+	s.mu.Unlock()
+}
+
+func (s *leakReportSink) count(kind threading.ReportKind, thread string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, r := range s.rs {
+		if r.Kind != kind {
+			continue
+		}
+		for _, th := range r.Threads {
+			if th.Name() == thread {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// The cost of a leak check at 100,000 parked goroutines (a forced GC that
+// also looks for leaks): THREADMON_LEAK_PAUSE=1
+// GOEXPERIMENT=goroutineleakprofile go test -run TestLeakCheckCost -v ./contention/
+func TestLeakCheckCost(t *testing.T) {
+	if os.Getenv("THREADMON_LEAK_PAUSE") == "" {
+		t.Skip("set THREADMON_LEAK_PAUSE=1 to measure")
+	}
+	SetLeakCheckInterval(time.Nanosecond)
+	defer SetLeakCheckInterval(0)
+	const n = 100_000
+	release := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); <-release }()
+	}
+	defer func() { close(release); wg.Wait() }()
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	start := time.Now()
+	r := CheckLeaks()
+	took := time.Since(start)
+	runtime.ReadMemStats(&after)
+	t.Logf("%d goroutines parked: a leak check took %v of wall time, with %v of stop-the-world GC pauses (%d GC cycles); %d leaked found",
+		n, took, time.Duration(after.PauseTotalNs-before.PauseTotalNs), after.NumGC-before.NumGC, len(r.Goroutines))
 }

@@ -3,6 +3,7 @@ package metrics
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/threadmon/threadmon/internal/plumb"
 	"github.com/threadmon/threadmon/threading"
 )
 
@@ -10,7 +11,7 @@ import (
 type collector struct {
 	labels                                                *labeler
 	acquisitions, contentions, timeouts, cancels, waiters *prometheus.Desc
-	threads                                               *prometheus.Desc
+	threads, leaked                                       *prometheus.Desc
 }
 
 func newCollector(l *labeler) *collector {
@@ -25,12 +26,13 @@ func newCollector(l *labeler) *collector {
 		cancels:      desc("cancellations_total", "Waits ended by a context or by the deadlock breaker.", "kind", "name"),
 		waiters:      desc("waiters", "Callers waiting now.", "kind", "name"),
 		threads:      desc("threads", "Live threads (Threads, the main thread and dummy threads) by state.", "state"),
+		leaked:       desc("goroutines_leaked", "Goroutines Go's goroutineleak profile found blocked for good at the last leak check (contention's /leaks); absent until a check ran with the profile available."),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.acquisitions, c.contentions, c.timeouts, c.cancels, c.waiters, c.threads} {
+	for _, d := range []*prometheus.Desc{c.acquisitions, c.contentions, c.timeouts, c.cancels, c.waiters, c.threads, c.leaked} {
 		ch <- d
 	}
 }
@@ -79,6 +81,13 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(c.threads, prometheus.GaugeValue, running, "running")
 	ch <- prometheus.MustNewConstMetric(c.threads, prometheus.GaugeValue, waiting, "waiting")
+	// The last leak check's count, if package contention ran one: reading
+	// it never forces the garbage collection a check costs.
+	if f := plumb.LeakedGoroutines; f != nil {
+		if n, ok := f(); ok {
+			ch <- prometheus.MustNewConstMetric(c.leaked, prometheus.GaugeValue, float64(n))
+		}
+	}
 }
 
 // kindWait is the wait label of the contentions of a kind: idle for the

@@ -78,9 +78,10 @@ const (
 	ReportHeldAtExit                         // a thread that ended holding a lock
 	ReportLongWait                           // a wait past the long-wait threshold
 	ReportOrphan                             // waiters on a lock held by a thread that has ended
+	ReportLeak                               // goroutines Go's goroutineleak profile finds stuck for good
 )
 
-var reportKindNames = [...]string{"", "deadlock", "lock_order", "self_deadlock", "held_at_exit", "long_wait", "orphan"}
+var reportKindNames = [...]string{"", "deadlock", "lock_order", "self_deadlock", "held_at_exit", "long_wait", "orphan", "goroutine_leak"}
 
 func (k ReportKind) String() string {
 	if int(k) < len(reportKindNames) && k != 0 {

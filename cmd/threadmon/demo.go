@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"runtime/pprof"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -87,8 +89,29 @@ func startDemo(parent context.Context) *workload {
 		})
 	}
 	w.philosophers(5, deadlockAfter)
+	if pprof.Lookup("goroutineleak") != nil {
+		// Where Go can find leaks, show one: the page's "Leaked goroutines"
+		// panel and /api/leaks list it.
+		leakOnce()
+	}
 	return w
 }
+
+// leakOnce starts, once per process, a Thread stuck for good on a channel
+// nothing else holds: the demo's goroutine leak (only where Go's
+// goroutineleak profile can see it).
+func leakOnce() {
+	leakStarted.Do(func() {
+		t := threading.NewThread(func(context.Context) error {
+			forgotten := make(chan int)
+			<-forgotten // nobody else holds it: this thread is leaked
+			return nil
+		}, threading.WithName("forgotten-reply"), threading.WithDaemon(true))
+		_ = t.Start()
+	})
+}
+
+var leakStarted sync.Once
 
 // deadlockAfter is when the philosophers close their cycle.
 var deadlockAfter = 3 * time.Second

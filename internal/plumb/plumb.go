@@ -69,3 +69,10 @@ var (
 	// fills, and how many samples were dropped past their bound.
 	WaiterStacks, ReleaserStacks func() ([]StackSample, uint64)
 )
+
+// Set by package contention.
+var (
+	// LeakedGoroutines is the number of leaked goroutines the last leak
+	// check found, and whether a check has run with the profile available.
+	LeakedGoroutines func() (int, bool)
+)

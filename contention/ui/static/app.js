@@ -478,7 +478,7 @@
       if (ui.sites && ui.sites.id === id) {
         waiters = ui.sites.waiters;
         parts.push(el("p", "where they waited at " + ui.sites.at + " (from a goroutine dump)", "hint"));
-      } else if (v.waiters.length && !v.sites_from) {
+      } else if (v.waiters.some((w) => !w.site)) { // stacks are sampled: some waits have none
         parts.push(button("find where they wait (takes a goroutine dump)", "link", async () => {
           try {
             const d = await get("primitive?sites=1&id=" + encodeURIComponent(id));
@@ -687,6 +687,36 @@
     }
     body.replaceChildren(...rows);
   }
+
+  // ---- leaks: on demand only (each check forces a GC in the target) ---------
+
+  async function checkLeaks() {
+    const st = $("leaks-status"), box = $("leaks");
+    st.textContent = "checking…";
+    let r;
+    try {
+      r = await get("leaks");
+    } catch (e) {
+      st.textContent = "not available here: " + e.message;
+      return;
+    }
+    box.replaceChildren();
+    if (!r.available) {
+      st.textContent = r.message || "this Go has no goroutineleak profile";
+      return;
+    }
+    const gs = r.goroutines || [];
+    st.textContent = (gs.length ? num(gs.length) + " leaked" : "no leaked goroutine") + " · checked " +
+      new Date(r.time).toLocaleTimeString() + (r.cached ? " (the last check; the next may run a minute after it)" : "");
+    for (const g of gs) {
+      const d = el("details", null, "leak");
+      const s = el("summary", (g.thread || "goroutine " + g.ident) + " — " + g.status +
+        (g.waits_on ? ", waiting (" + g.wait_kind + ") on " + g.waits_on : ""));
+      d.append(s, el("pre", g.stack));
+      box.append(d);
+    }
+  }
+  $("leaks-check").addEventListener("click", checkLeaks);
 
   // ---- polling ---------------------------------------------------------------
 
