@@ -20,9 +20,10 @@ func TestIdleWaitsLabelledApart(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	lock := threading.NewLock(threading.WithName("idle-test-lock"))
+	lockName, eventName := uniq("idle-test-lock"), uniq("idle-test-event")
+	lock := threading.NewLock(threading.WithName(lockName))
 	contend(t, lock, 5*time.Millisecond)
-	ev := threading.NewEvent(threading.WithName("idle-test-event"))
+	ev := threading.NewEvent(threading.WithName(eventName))
 	th := threading.NewThread(func(context.Context) error { ev.Wait(); return nil })
 	_ = th.Start()
 	for i := 0; i < 2000 && ev.Stats().Waiters == 0; i++ {
@@ -33,8 +34,8 @@ func TestIdleWaitsLabelledApart(t *testing.T) {
 	_ = th.Join()
 
 	for _, c := range []struct{ kind, name, wait string }{
-		{"Lock", "idle-test-lock", WaitContention},
-		{"Event", "idle-test-event", WaitIdle},
+		{"Lock", lockName, WaitContention},
+		{"Event", eventName, WaitIdle},
 	} {
 		lbl := map[string]string{"kind": c.kind, "name": c.name, "wait": c.wait}
 		if h := sample(t, reg, "threading_wait_seconds", lbl).GetHistogram(); h.GetSampleCount() != 1 {
