@@ -166,7 +166,11 @@ func (g *Graph) findComponents() []Component {
 	for i := int32(0); i < nt; i++ {
 		c := comp[i]
 		if size[c] < 2 {
-			if k := wait[i]; k >= 0 && stuck(k, i) {
+			// A thread waiting on what it holds alone is a self-deadlock
+			// only if it held it when the wait began (or, for an RWLock's
+			// readers, is one of them): a thread just handed the lock, whose
+			// wait is not yet closed, looks the same for an instant.
+			if k := wait[i]; k >= 0 && stuck(k, i) && (prims[k-nt].on == "readers" || threads[i].Wait.SelfHeld) {
 				id := threads[i].ID
 				out = append(out, Component{Kind: KindSelfDeadlock, Threads: []string{id},
 					Primitives: []string{prims[k-nt].p.ID}, Cycle: []string{id}, CycleLength: 1})

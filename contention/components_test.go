@@ -50,6 +50,9 @@ func (s spec) build() *Graph {
 		if w >= 0 {
 			th.State = "waiting"
 			th.Wait = &Wait{Primitive: fmt.Sprintf("p%d", w+1), Kind: "acquire", Since: g.Time.Add(-time.Second), Seq: s.seq + uint64(i+1)}
+			if w < len(s.holders) && slices.Contains(s.holders[w], i) {
+				th.Wait.SelfHeld = true // it held what it waits on as the wait began
+			}
 		}
 		g.Threads = append(g.Threads, th)
 	}
@@ -354,5 +357,21 @@ func BenchmarkCycleSearch(b *testing.B) {
 				sinkComponents = g.findComponents()
 			}
 		})
+	}
+}
+
+// A thread that has just been handed a lock, and has not yet closed its
+// wait, looks for an instant like one waiting on what it holds: without
+// having held it when the wait began, it is no self-deadlock.
+func TestJustHandedIsNoSelfDeadlock(t *testing.T) {
+	s := spec{waits: []int{0}, holders: [][]int{{0}}}
+	g := s.graph(t)
+	g.Threads[0].Wait.SelfHeld = false
+	if comps := g.Components(); len(comps) != 0 {
+		t.Fatalf("components %+v", comps)
+	}
+	g = s.graph(t) // as the spec builds it: the wait began with the lock held
+	if comps := g.Components(); len(comps) != 1 || comps[0].Kind != KindSelfDeadlock {
+		t.Fatalf("components %+v", comps)
 	}
 }

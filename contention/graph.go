@@ -67,6 +67,10 @@ type Wait struct {
 	// line, waiting for the readers to leave). Empty for other primitives:
 	// the wait is on the holders.
 	On string `json:"on,omitempty"`
+	// SelfHeld is true when the thread itself held what it waits on as the
+	// wait began (a re-acquire): what tells a self-deadlock from a thread
+	// that has just been handed the lock and not yet closed its wait.
+	SelfHeld bool `json:"self_held,omitempty"`
 }
 
 // Primitive is a primitive in a snapshot.
@@ -236,7 +240,8 @@ func Snapshot() *Graph {
 		if w, ok := t.Waiting(); ok && w.Primitive != nil {
 			p := addPrim(w.Primitive)
 			n.State = "waiting"
-			n.Wait = &Wait{Primitive: p.ID, Kind: w.Kind.String(), Since: w.Since, Seconds: g.Time.Sub(w.Since).Seconds(), Seq: w.Seq, Cancellable: w.Cancellable}
+			n.Wait = &Wait{Primitive: p.ID, Kind: w.Kind.String(), Since: w.Since, Seconds: g.Time.Sub(w.Since).Seconds(), Seq: w.Seq, Cancellable: w.Cancellable,
+				SelfHeld: w.Holder != 0 && w.Holder == t.Ident()}
 			if _, ok := w.Primitive.(*threading.RWLock); ok {
 				n.Wait.On = "writer"
 				if plumb.DrainWait(&w) {
