@@ -154,7 +154,11 @@ func TestSummaryEndpoints(t *testing.T) {
 	l.Acquire()
 	w := spawn("endpoint-waiter", func() error { l.Acquire(); return l.Release() })
 	defer func() { _ = l.Release(); _ = w.Join() }()
-	for i := 0; i < 5000 && l.Stats().Waiters == 0; i++ {
+	// Waiting once the wait is published (after the waiter's brief yields).
+	for i := 0; i < 5000; i++ {
+		if _, ok := w.Waiting(); ok {
+			break
+		}
 		time.Sleep(time.Millisecond)
 	}
 	get := func(path string, code int, v any) {
