@@ -74,6 +74,7 @@ func TestDistinctNamesBounded(t *testing.T) {
 	if scraped < uint64(len(kept)) {
 		t.Fatalf("a scrape saw %d acquisitions, %d locks are alive", scraped, len(kept))
 	}
+	runtime.KeepAlive(kept) // alive through the scrape (only len(kept) is used above)
 	kept = nil
 	// Cleanups run after the locks are collected; wait for the registry to
 	// retire them.
