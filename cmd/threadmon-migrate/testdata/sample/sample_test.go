@@ -4,7 +4,11 @@ import (
 	"context"
 	"sync"
 	"testing"
+
+	"go.uber.org/goleak"
 )
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestAccount(t *testing.T) {
 	var a Account
