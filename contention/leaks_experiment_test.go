@@ -27,7 +27,7 @@ func leakOnEvent(started chan<- uint64) {
 func TestLeaksFound(t *testing.T) {
 	SetLeakCheckInterval(time.Nanosecond)
 	defer SetLeakCheckInterval(0)
-	reports := &leakReportSink{}
+	reports := &reportSink{}
 	defer threading.AddObserver(reports)()
 	started := make(chan uint64)
 	go leakOnEvent(started)
@@ -54,35 +54,6 @@ func TestLeaksFound(t *testing.T) {
 	if n, ok := plumb.LeakedGoroutines(); !ok || n < 1 {
 		t.Errorf("leaked gauge source: %d %v", n, ok)
 	}
-}
-
-type leakReportSink struct {
-	threading.NopObserver
-	mu sync.Mutex
-	rs []*threading.Report
-}
-
-func (s *leakReportSink) ObserveReport(r *threading.Report) {
-	s.mu.Lock()
-	s.rs = append(s.rs, r)
-	s.mu.Unlock()
-}
-
-func (s *leakReportSink) count(kind threading.ReportKind, thread string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := 0
-	for _, r := range s.rs {
-		if r.Kind != kind {
-			continue
-		}
-		for _, th := range r.Threads {
-			if th.Name() == thread {
-				n++
-			}
-		}
-	}
-	return n
 }
 
 // The cost of a leak check at 100,000 parked goroutines (a forced GC that

@@ -49,6 +49,25 @@ func (s *reportSink) find(kind threading.ReportKind, substr string) bool {
 	return false
 }
 
+// count is how many reports of the given kind name thread among their
+// threads.
+func (s *reportSink) count(kind threading.ReportKind, thread string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, r := range s.rs {
+		if r.Kind != kind {
+			continue
+		}
+		for _, th := range r.Threads {
+			if th.Name() == thread {
+				n++
+			}
+		}
+	}
+	return n
+}
+
 // waitingOn reports whether th waits, with the given wait kind.
 func waitingOn(th *threading.Thread, kind threading.WaitKind) bool {
 	w, ok := th.Waiting()
