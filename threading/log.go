@@ -61,12 +61,7 @@ func CurrentLogger() Logger {
 // logPanic hands a recovered panic to the logger; a panicking logger is
 // ignored (there is nowhere left to say it).
 func logPanic(msg string, value any, original error) {
-	b := logger.Load()
-	if b == nil {
-		return
-	}
-	defer func() { _ = recover() }()
-	b.l.Panic(msg, value, original, debugStack())
+	logCall(func(l Logger) { l.Panic(msg, value, original, debugStack()) })
 }
 
 // logCall runs fn on the logger, if any, recovering a panic in it.
