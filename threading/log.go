@@ -129,7 +129,7 @@ func (s *SlogLogger) Except(args ExceptHookArgs) {
 	if args.Thread != nil {
 		attrs = append(attrs, slog.Uint64("ident", args.Thread.Ident()))
 	}
-	attrs = append(attrs, slog.String("stack", string(exceptStack(args))))
+	attrs = append(attrs, slog.String("stack", string(ExceptStack(args))))
 	s.log().LogAttrs(context.Background(), slog.LevelError, "Exception in thread "+who, attrs...)
 }
 
@@ -155,13 +155,9 @@ func exceptWho(args ExceptHookArgs) string {
 	return fmt.Sprint(GetIdent())
 }
 
-// exceptStack is the stack an except hook call reports: the panic's, else
-// the caller's.
 // ExceptStack is the stack an except hook call reports: the panic's, else
-// the caller's. Loggers outside this package use it.
-func ExceptStack(args ExceptHookArgs) []byte { return exceptStack(args) }
-
-func exceptStack(args ExceptHookArgs) []byte {
+// the caller's. Loggers (this package's and threading/zaplog's) use it.
+func ExceptStack(args ExceptHookArgs) []byte {
 	if args.Stack != nil {
 		return args.Stack
 	}
