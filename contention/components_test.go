@@ -202,7 +202,7 @@ func TestDenseDeadlockRWLocks(t *testing.T) {
 	}()
 	waiting := func() bool {
 		for _, th := range threads {
-			if w, ok := th.Waiting(); !ok || w.Kind != threading.WaitAcquire || w.Primitive.Kind() != threading.KindRWLock {
+			if w, ok := th.Waiting(); !ok || w.Kind != threading.WaitAcquire || threading.Describe(w.Primitive).Kind != threading.KindRWLock {
 				return false
 			}
 		}

@@ -204,7 +204,7 @@ func primID(p threading.Primitive) string {
 	if t, ok := p.(*threading.Thread); ok {
 		return fmt.Sprintf("j%d", t.Ident())
 	}
-	return fmt.Sprintf("p%d", p.ID())
+	return fmt.Sprintf("p%d", threading.Describe(p).ID)
 }
 
 // Snapshot reads the registry once: every live thread, every registered
@@ -228,7 +228,8 @@ func Snapshot() *Graph {
 		if n, ok := g.prims[id]; ok {
 			return n
 		}
-		n := &Primitive{ID: id, Kind: p.Kind().String(), Name: p.Name(), Class: p.Class(), Label: threading.Label(p),
+		i := threading.Describe(p)
+		n := &Primitive{ID: id, Kind: i.Kind.String(), Name: i.Name, Class: i.Class, Label: i.Label(),
 			State: p.String(), Stats: p.Stats(), Holders: []string{}}
 		g.prims[id] = n
 		objs[id] = p
@@ -283,7 +284,7 @@ func Snapshot() *Graph {
 			}
 			p.UnnamedReaders = unnamed
 		}
-		for _, h := range obj.Holders() {
+		for _, h := range plumb.Holders(obj) {
 			holder := holderNode(h)
 			if _, isThread := obj.(*threading.Thread); !isThread {
 				holder.Holds = append(holder.Holds, p.ID)

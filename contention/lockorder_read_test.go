@@ -87,7 +87,7 @@ func TestZeroValueClassStable(t *testing.T) {
 		var g guarded
 		g.mu.Lock() // the class of both
 		g.mu.Unlock()
-		labels = append(labels, g.mu.Class())
+		labels = append(labels, threading.Describe(&g.mu).Class)
 	}
 	if labels[0] != labels[1] || !strings.HasPrefix(labels[0], "contention/lockorder_read_test.go:") {
 		t.Fatalf("classes %q", labels)

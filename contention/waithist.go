@@ -55,7 +55,7 @@ func (h *waitHists) ObserveWait(e *threading.WaitEvent) {
 	if e.Primitive == nil {
 		return
 	}
-	k := classKey{e.Primitive.Kind(), histLabel(e.Primitive)}
+	k := classKey{threading.Describe(e.Primitive).Kind, histLabel(e.Primitive)}
 	v, ok := h.m.Load(k)
 	if !ok {
 		if h.n.Load() >= maxHistClasses {
@@ -76,10 +76,11 @@ func (h *waitHists) ObserveWait(e *threading.WaitEvent) {
 }
 
 func histLabel(p threading.Primitive) string {
-	if p.Kind() == threading.KindThread {
-		return p.Class()
+	i := threading.Describe(p)
+	if i.Kind == threading.KindThread {
+		return i.Class
 	}
-	return threading.Label(p)
+	return i.Label()
 }
 
 // HistBucket is one bucket of a wait-time distribution: waits of at most

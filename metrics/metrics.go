@@ -162,10 +162,11 @@ func (m *Metrics) Close() {
 // labelOf is the name label of a primitive: its name or class, and for a
 // Thread (joined) its creation site, since thread names are per object.
 func labelOf(p threading.Primitive) string {
-	if p.Kind() == threading.KindThread {
-		return p.Class()
+	i := threading.Describe(p)
+	if i.Kind == threading.KindThread {
+		return i.Class
 	}
-	return threading.Label(p)
+	return i.Label()
 }
 
 // observerCache maps a primitive's kind and label to its histogram child, so
@@ -197,7 +198,7 @@ func waitLabel(k threading.WaitKind) string {
 }
 
 func (c *observerCache) get(vec *prometheus.HistogramVec, l *labeler, p threading.Primitive, wait string) prometheus.Observer {
-	k := cacheKey{p.Kind(), labelOf(p), wait}
+	k := cacheKey{threading.Describe(p).Kind, labelOf(p), wait}
 	c.mu.RLock()
 	obs, ok := c.m[k]
 	c.mu.RUnlock()
@@ -257,7 +258,7 @@ func (m *Metrics) ObserveThread(e *threading.ThreadEvent) {
 func (m *Metrics) ObserveMisuse(e *threading.MisuseEvent) {
 	kind := threading.KindThread.String()
 	if e.Primitive != nil {
-		kind = e.Primitive.Kind().String()
+		kind = threading.Describe(e.Primitive).Kind.String()
 	}
 	m.misuse.WithLabelValues(kind, e.Op).Inc()
 }

@@ -48,7 +48,7 @@ func TestWithBuckets(t *testing.T) {
 	reg, _ := register(t, WithBuckets([]float64{0.5, 5}))
 	l := threading.NewLock(threading.WithName(uniq("buckets")))
 	contend(t, l, time.Millisecond)
-	m := sample(t, reg, "threading_wait_seconds", map[string]string{"name": l.Name()})
+	m := sample(t, reg, "threading_wait_seconds", map[string]string{"name": threading.Describe(l).Name})
 	b := m.GetHistogram().GetBucket()
 	if len(b) != 2 || b[0].GetUpperBound() != 0.5 || b[1].GetUpperBound() != 5 || b[0].GetCumulativeCount() != 1 {
 		t.Fatalf("buckets %v", b)

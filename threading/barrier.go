@@ -195,17 +195,13 @@ func (b *Barrier) Broken() bool {
 	return b.gen.broken
 }
 
-// ID implements Primitive.
-func (b *Barrier) ID() uint64 { return b.x.id.Load() }
+func (b *Barrier) primID() uint64 { return b.x.id.Load() }
 
-// Kind implements Primitive: KindBarrier.
-func (b *Barrier) Kind() Kind { return KindBarrier }
+func (b *Barrier) primKind() Kind { return KindBarrier }
 
-// Name is the name given with WithName, or "".
-func (b *Barrier) Name() string { return b.x.name }
+func (b *Barrier) primName() string { return b.x.name }
 
-// Class is where the barrier was created.
-func (b *Barrier) Class() string { return b.x.classOf() }
+func (b *Barrier) primClass() string { return b.x.classOf() }
 
 // Stats: Acquisitions counts waits that passed.
 func (b *Barrier) Stats() Stats {
@@ -214,8 +210,7 @@ func (b *Barrier) Stats() Stats {
 	return s
 }
 
-// Holders implements Primitive: a barrier has no holder.
-func (b *Barrier) Holders() []uint64 { return nil }
+func (b *Barrier) holders() []uint64 { return nil }
 
 // String is Python's repr: <Barrier: waiters=2/3>, or <Barrier: broken>.
 func (b *Barrier) String() string {

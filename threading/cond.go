@@ -103,17 +103,13 @@ func (c *Cond) ext() *ext {
 	return c.x
 }
 
-// ID implements Primitive.
-func (c *Cond) ID() uint64 { return c.x.id.Load() }
+func (c *Cond) primID() uint64 { return c.x.id.Load() }
 
-// Kind implements Primitive: KindCond.
-func (c *Cond) Kind() Kind { return KindCond }
+func (c *Cond) primKind() Kind { return KindCond }
 
-// Name is the name given with WithName, or "".
-func (c *Cond) Name() string { return c.x.name }
+func (c *Cond) primName() string { return c.x.name }
 
-// Class is where the Cond was created.
-func (c *Cond) Class() string { return c.x.classOf() }
+func (c *Cond) primClass() string { return c.x.classOf() }
 
 // Stats: Acquisitions counts signalled waits.
 func (c *Cond) Stats() Stats {
@@ -122,9 +118,7 @@ func (c *Cond) Stats() Stats {
 	return s
 }
 
-// Holders implements Primitive: nobody holds a Cond; its waiters wait for a
-// signal, not for a holder.
-func (c *Cond) Holders() []uint64 { return nil }
+func (c *Cond) holders() []uint64 { return nil }
 
 // String shows the name and the number of waiters: <Cond "jobs" waiters=2>.
 func (c *Cond) String() string {

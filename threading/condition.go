@@ -217,17 +217,13 @@ func (c *Condition) NotifyAll() error {
 	return nil
 }
 
-// ID implements Primitive.
-func (c *Condition) ID() uint64 { return c.x.id.Load() }
+func (c *Condition) primID() uint64 { return c.x.id.Load() }
 
-// Kind implements Primitive: KindCondition.
-func (c *Condition) Kind() Kind { return KindCondition }
+func (c *Condition) primKind() Kind { return KindCondition }
 
-// Name is the name given with WithName, or "".
-func (c *Condition) Name() string { return c.x.name }
+func (c *Condition) primName() string { return c.x.name }
 
-// Class is where the condition was created.
-func (c *Condition) Class() string { return c.x.classOf() }
+func (c *Condition) primClass() string { return c.x.classOf() }
 
 // Stats: Acquisitions counts notified waits.
 func (c *Condition) Stats() Stats {
@@ -236,8 +232,7 @@ func (c *Condition) Stats() Stats {
 	return s
 }
 
-// Holders are the underlying lock's.
-func (c *Condition) Holders() []uint64 { return c.lock.primitive().Holders() }
+func (c *Condition) holders() []uint64 { return c.lock.primitive().holders() }
 
 // String is Python's repr: <Condition(<locked RLock ...>, 2)>, the second
 // field the number of waiters.

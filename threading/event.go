@@ -107,17 +107,13 @@ func (ev *Event) wait(d deadline) (bool, error) {
 	return false, nil
 }
 
-// ID implements Primitive.
-func (ev *Event) ID() uint64 { return extID(&ev.x) }
+func (ev *Event) primID() uint64 { return extID(&ev.x) }
 
-// Kind implements Primitive: KindEvent.
-func (ev *Event) Kind() Kind { return KindEvent }
+func (ev *Event) primKind() Kind { return KindEvent }
 
-// Name is the name given with WithName, or "".
-func (ev *Event) Name() string { return extName(&ev.x) }
+func (ev *Event) primName() string { return extName(&ev.x) }
 
-// Class is where the event was created.
-func (ev *Event) Class() string { return extClass(&ev.x, KindEvent) }
+func (ev *Event) primClass() string { return extClass(&ev.x, KindEvent) }
 
 // Stats: Acquisitions counts waits that saw the event set.
 func (ev *Event) Stats() Stats {
@@ -128,8 +124,7 @@ func (ev *Event) Stats() Stats {
 	return s
 }
 
-// Holders implements Primitive: an event has no holder.
-func (ev *Event) Holders() []uint64 { return nil }
+func (ev *Event) holders() []uint64 { return nil }
 
 // String is Python's repr: <Event "ready": set>.
 func (ev *Event) String() string {

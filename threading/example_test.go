@@ -248,8 +248,9 @@ func ExampleAddObserver() {
 type waitPrinter struct{ threading.NopObserver }
 
 func (waitPrinter) ObserveWait(e *threading.WaitEvent) {
-	if e.Primitive.Kind() != threading.KindLock {
+	p := threading.Describe(e.Primitive)
+	if p.Kind != threading.KindLock {
 		return // the Join waited too
 	}
-	fmt.Printf("%s waited for %s %q: %s\n", e.Waiter.Name(), e.Primitive.Kind(), e.Primitive.Name(), e.Outcome)
+	fmt.Printf("%s waited for %s %q: %s\n", e.Waiter.Name(), p.Kind, p.Name, e.Outcome)
 }

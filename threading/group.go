@@ -120,7 +120,7 @@ func (g *Group) SetLimit(n int) {
 	if active := g.wg.Counter(); active != 0 {
 		panic(fmt.Errorf("threading: modify limit while %v goroutines in the group are still active", active))
 	}
-	name := g.Name()
+	name := g.primName()
 	if name != "" {
 		name += " limit"
 	}
@@ -128,23 +128,18 @@ func (g *Group) SetLimit(n int) {
 	g.sem, g.slots = s, n
 }
 
-// ID implements Primitive.
-func (g *Group) ID() uint64 { return g.wg.ID() }
+func (g *Group) primID() uint64 { return g.wg.primID() }
 
-// Kind implements Primitive: KindGroup.
-func (g *Group) Kind() Kind { return KindGroup }
+func (g *Group) primKind() Kind { return KindGroup }
 
-// Name is the name given with WithName, or "".
-func (g *Group) Name() string { return g.wg.Name() }
+func (g *Group) primName() string { return g.wg.primName() }
 
-// Class is where the group was created.
-func (g *Group) Class() string { g.init(); return g.wg.Class() }
+func (g *Group) primClass() string { g.init(); return g.wg.primClass() }
 
 // Stats: Acquisitions counts Waits that returned.
 func (g *Group) Stats() Stats { return g.wg.Stats() }
 
-// Holders are the group's live threads.
-func (g *Group) Holders() []uint64 { return g.wg.Holders() }
+func (g *Group) holders() []uint64 { return g.wg.holders() }
 
 // String shows the name and the active count: <Group "fetch" counter=3>.
 func (g *Group) String() string { g.init(); return g.wg.String() }

@@ -144,8 +144,8 @@ func TestWaitingRecord(t *testing.T) {
 	if info.Primitive != &l || info.Kind != WaitAcquire || info.Holder != GetIdent() || time.Since(info.Since) > time.Minute {
 		t.Fatalf("%+v", info)
 	}
-	if !strings.HasPrefix(l.Class(), "threading/hooks_test.go:") || l.ID() == 0 {
-		t.Fatalf("class %q id %d", l.Class(), l.ID())
+	if !strings.HasPrefix(l.primClass(), "threading/hooks_test.go:") || l.primID() == 0 {
+		t.Fatalf("class %q id %d", l.primClass(), l.primID())
 	}
 	found := false
 	for _, p := range Primitives() {
@@ -400,17 +400,17 @@ func TestHeldAtExitReport(t *testing.T) {
 func TestSemaphoreHolders(t *testing.T) {
 	pool := must(NewSemaphore(2))
 	pool.Acquire()
-	if h := pool.Holders(); h != nil {
+	if h := pool.holders(); h != nil {
 		t.Fatalf("a 2-permit semaphore names %v", h)
 	}
 	_ = pool.Release()
 	s := must(NewSemaphore(1))
 	s.Acquire()
-	if h := s.Holders(); len(h) != 1 || h[0] != GetIdent() {
+	if h := s.holders(); len(h) != 1 || h[0] != GetIdent() {
 		t.Fatalf("holders %v", h)
 	}
 	_ = s.Release()
-	if h := s.Holders(); len(h) != 0 {
+	if h := s.holders(); len(h) != 0 {
 		t.Fatalf("holders after release %v", h)
 	}
 	s.Acquire()
@@ -418,16 +418,16 @@ func TestSemaphoreHolders(t *testing.T) {
 	go func() { _ = s.Release(); close(done) }() // released by another goroutine
 	<-done
 	s.Acquire()
-	if h := s.Holders(); h != nil {
+	if h := s.holders(); h != nil {
 		t.Fatalf("a signal-used semaphore still names holders: %v", h)
 	}
 	var rw RWLock
 	rw.RLock()
-	if h := rw.Holders(); len(h) != 1 || h[0] != GetIdent() {
+	if h := rw.holders(); len(h) != 1 || h[0] != GetIdent() {
 		t.Fatalf("reader holders %v", h)
 	}
 	rw.RUnlock()
-	if h := rw.Holders(); len(h) != 0 {
+	if h := rw.holders(); len(h) != 0 {
 		t.Fatalf("reader holders after RUnlock %v", h)
 	}
 }

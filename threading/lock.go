@@ -168,23 +168,18 @@ func (l *Lock) Owner() uint64 {
 	return 0
 }
 
-// ID implements Primitive.
-func (l *Lock) ID() uint64 { return extID(&l.m.x) }
+func (l *Lock) primID() uint64 { return extID(&l.m.x) }
 
-// Kind implements Primitive: KindLock.
-func (l *Lock) Kind() Kind { return KindLock }
+func (l *Lock) primKind() Kind { return KindLock }
 
-// Name is the name given with WithName, or "".
-func (l *Lock) Name() string { return extName(&l.m.x) }
+func (l *Lock) primName() string { return extName(&l.m.x) }
 
-// Class is where the lock was created (a zero value: first waited on or asked).
-func (l *Lock) Class() string { return extClass(&l.m.x, KindLock) }
+func (l *Lock) primClass() string { return extClass(&l.m.x, KindLock) }
 
 // Stats returns the lock's counters.
 func (l *Lock) Stats() Stats { return l.m.stats() }
 
-// Holders implements Primitive: the owner, if locked.
-func (l *Lock) Holders() []uint64 { return l.m.holders() }
+func (l *Lock) holders() []uint64 { return l.m.holders() }
 
 // String shows the state, as Python's repr: <locked Lock "db" owner=Thread-3>.
 func (l *Lock) String() string {

@@ -56,12 +56,12 @@ func TestBaseLockConstructor(t *testing.T) {
 // ignored, and nothing else can be passed.
 func TestLockConstructorOptionsOnly(t *testing.T) {
 	l := NewLock(WithName("db"), WithDaemon(true), nil)
-	if l.Name() != "db" {
-		t.Fatalf("name %q", l.Name())
+	if l.primName() != "db" {
+		t.Fatalf("name %q", l.primName())
 	}
 	r := NewRLock(WithName("cache"))
-	if r.Name() != "cache" {
-		t.Fatalf("name %q", r.Name())
+	if r.primName() != "cache" {
+		t.Fatalf("name %q", r.primName())
 	}
 }
 

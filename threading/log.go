@@ -117,7 +117,7 @@ func (s *SlogLogger) ObserveMisuse(m *MisuseEvent) {
 		attrs = append(attrs, slog.String("thread", m.Thread.Name()), slog.Uint64("ident", m.Thread.Ident()))
 	}
 	if m.Primitive != nil {
-		attrs = append(attrs, slog.String("primitive", m.Primitive.String()), slog.String("kind", m.Primitive.Kind().String()))
+		attrs = append(attrs, slog.String("primitive", m.Primitive.String()), slog.String("kind", m.Primitive.primKind().String()))
 	}
 	s.log().LogAttrs(context.Background(), slog.LevelWarn, "threading: misuse: "+m.Op, attrs...)
 }

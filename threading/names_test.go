@@ -39,7 +39,7 @@ func TestNamesExposedSafely(t *testing.T) {
 	l := NewLock(WithName(bad))
 	th := NewThread(nil, WithName(bad))
 	s, _ := NewSemaphore(1, WithName(bad))
-	for _, n := range []string{l.Name(), th.Name(), s.Name(), l.String(), Label(l)} {
+	for _, n := range []string{l.primName(), th.Name(), s.primName(), l.String(), label(l)} {
 		if !utf8.ValidString(n) || len(n) > MaxNameLen+64 {
 			t.Fatalf("exposed name of %d bytes, valid %v", len(n), utf8.ValidString(n))
 		}

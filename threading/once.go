@@ -50,24 +50,18 @@ func (o *Once) doSlow(f func()) {
 // Done reports whether f has been called (and returned).
 func (o *Once) Done() bool { return o.done.Load() != 0 }
 
-// ID implements Primitive.
-func (o *Once) ID() uint64 { return extID(&o.m.x) }
+func (o *Once) primID() uint64 { return extID(&o.m.x) }
 
-// Kind implements Primitive: KindOnce.
-func (o *Once) Kind() Kind { return KindOnce }
+func (o *Once) primKind() Kind { return KindOnce }
 
-// Name is the name given with WithName, or "".
-func (o *Once) Name() string { return extName(&o.m.x) }
+func (o *Once) primName() string { return extName(&o.m.x) }
 
-// Class is where the Once was created (for a zero value: where it was first
-// waited on).
-func (o *Once) Class() string { return extClass(&o.m.x, KindOnce) }
+func (o *Once) primClass() string { return extClass(&o.m.x, KindOnce) }
 
 // Stats: Acquisitions counts the Do calls that went past the done check.
 func (o *Once) Stats() Stats { return o.m.stats() }
 
-// Holders is the thread running f, while it runs.
-func (o *Once) Holders() []uint64 { return o.m.holders() }
+func (o *Once) holders() []uint64 { return o.m.holders() }
 
 // String shows the state: <Once "cfg" done>.
 func (o *Once) String() string {

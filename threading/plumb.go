@@ -15,6 +15,12 @@ func init() {
 		return ok && wi.drain
 	}
 	plumb.EndedThread = endedThread
+	plumb.Holders = func(p any) []uint64 {
+		if p, ok := p.(Primitive); ok {
+			return p.holders()
+		}
+		return nil
+	}
 	plumb.SetLockTracker = setLockTracker
 	plumb.WaiterStacks = waiterStacksSnapshot
 	plumb.ReleaserStacks = releaserStacksSnapshot

@@ -69,35 +69,54 @@ func (s *Stats) add(o Stats) {
 	s.Waiters += o.Waiters
 }
 
-// Primitive is what every instrumented type of this package is to the
-// registry, the hooks and the graph: Lock, RLock, RWLock, Condition,
-// Semaphore, BoundedSemaphore, Event, Barrier, and Thread (which can be
-// joined).
+// Primitive is any instrumented type of this package: Lock, RLock, RWLock,
+// Condition, Semaphore, BoundedSemaphore, Event, Barrier, Thread (which can
+// be joined), and the sync drop-ins Cond, WaitGroup, Once and Group. Describe
+// tells what the registry knows of one.
 type Primitive interface {
-	// ID is unique among the primitives of this process; 0 until the
-	// primitive is registered (named, or ever waited on).
-	ID() uint64
-	Kind() Kind
-	// Name is the name given with WithName, or "".
-	Name() string
-	// Class is the file:line where the primitive was created (for a zero
-	// value: where it was first waited on or asked for), as lockdep classes.
-	Class() string
 	Stats() Stats
-	// Holders are the goroutine idents holding the primitive now (readers and
-	// writer for an RWLock; the owner for locks; the thread itself while a
-	// Thread runs). Semaphores and events have no tracked holders.
-	Holders() []uint64
 	String() string
+
+	primID() uint64
+	primKind() Kind
+	primName() string
+	primClass() string
+	holders() []uint64
 }
 
-// Label is the primitive's name, or its class when it has none: what metrics
-// and graphs call it, bounded by the number of places in the code.
-func Label(p Primitive) string {
-	if n := p.Name(); n != "" {
+// Info is what the registry, the hooks and the graph know of a primitive.
+type Info struct {
+	// ID is unique among the primitives of this process; 0 until the
+	// primitive is registered (named, or ever waited on).
+	ID   uint64
+	Kind Kind
+	// Name is the name given with WithName (a Thread's name), or "".
+	Name string
+	// Class is the file:line where the primitive was created (for a zero
+	// value: where it was first waited on or described), as lockdep classes.
+	Class string
+}
+
+// Describe returns what is known of p.
+func Describe(p Primitive) Info {
+	return Info{ID: p.primID(), Kind: p.primKind(), Name: p.primName(), Class: p.primClass()}
+}
+
+// Label is the name, or the class when there is none: what metrics and graphs
+// call the primitive, bounded by the number of places in the code.
+func (i Info) Label() string {
+	if i.Name != "" {
+		return i.Name
+	}
+	return i.Class
+}
+
+// label is Describe(p).Label() without symbolizing a named primitive's class.
+func label(p Primitive) string {
+	if n := p.primName(); n != "" {
 		return n
 	}
-	return p.Class()
+	return p.primClass()
 }
 
 // meta is a primitive's identity and slow-path statistics: what the registry

@@ -181,7 +181,7 @@ func Classes() []ClassStats {
 		return c
 	}
 	for _, p := range live {
-		c := get(classKey{p.Kind(), Label(p)})
+		c := get(classKey{p.primKind(), label(p)})
 		c.Live++
 		c.Stats.add(p.Stats())
 		if c.Stack == nil {
@@ -223,7 +223,7 @@ func heldBy(g uint64) []Primitive {
 		if p == nil {
 			continue
 		}
-		for _, h := range p.Holders() {
+		for _, h := range p.holders() {
 			if h == g {
 				out = append(out, p)
 			}
@@ -234,7 +234,7 @@ func heldBy(g uint64) []Primitive {
 
 // metaOf returns a registered primitive's meta.
 func metaOf(p Primitive) *meta {
-	id := p.ID()
+	id := p.primID()
 	if id == 0 {
 		return nil
 	}

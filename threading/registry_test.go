@@ -73,7 +73,7 @@ func TestSemaphoreIdentity(t *testing.T) {
 	}
 	var got Primitive
 	o := &waitObserver{fn: func(e *WaitEvent) {
-		if e.Primitive.Name() == "ident-sem" {
+		if e.Primitive.primName() == "ident-sem" {
 			got = e.Primitive
 		}
 	}}

@@ -171,23 +171,18 @@ func (l *RLock) Owner() uint64 {
 	return 0
 }
 
-// ID implements Primitive.
-func (l *RLock) ID() uint64 { return extID(&l.m.x) }
+func (l *RLock) primID() uint64 { return extID(&l.m.x) }
 
-// Kind implements Primitive: KindRLock.
-func (l *RLock) Kind() Kind { return KindRLock }
+func (l *RLock) primKind() Kind { return KindRLock }
 
-// Name is the name given with WithName, or "".
-func (l *RLock) Name() string { return extName(&l.m.x) }
+func (l *RLock) primName() string { return extName(&l.m.x) }
 
-// Class is where the lock was created.
-func (l *RLock) Class() string { return extClass(&l.m.x, KindRLock) }
+func (l *RLock) primClass() string { return extClass(&l.m.x, KindRLock) }
 
 // Stats returns the lock's counters.
 func (l *RLock) Stats() Stats { return l.m.stats() }
 
-// Holders implements Primitive.
-func (l *RLock) Holders() []uint64 { return l.m.holders() }
+func (l *RLock) holders() []uint64 { return l.m.holders() }
 
 // String shows the state and the owner's recursion level, from any thread:
 // <locked RLock "cache" owner=Thread-2 count=2>.

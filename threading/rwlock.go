@@ -274,17 +274,13 @@ func (rw *RWLock) Readers() int {
 	return int(c)
 }
 
-// ID implements Primitive.
-func (rw *RWLock) ID() uint64 { return extID(&rw.w.x) }
+func (rw *RWLock) primID() uint64 { return extID(&rw.w.x) }
 
-// Kind implements Primitive: KindRWLock.
-func (rw *RWLock) Kind() Kind { return KindRWLock }
+func (rw *RWLock) primKind() Kind { return KindRWLock }
 
-// Name is the name given with WithName, or "".
-func (rw *RWLock) Name() string { return extName(&rw.w.x) }
+func (rw *RWLock) primName() string { return extName(&rw.w.x) }
 
-// Class is where the lock was created.
-func (rw *RWLock) Class() string { return extClass(&rw.w.x, KindRWLock) }
+func (rw *RWLock) primClass() string { return extClass(&rw.w.x, KindRWLock) }
 
 // Stats: Acquisitions counts read and write locks.
 func (rw *RWLock) Stats() Stats {
@@ -293,10 +289,7 @@ func (rw *RWLock) Stats() Stats {
 	return s
 }
 
-// Holders implements Primitive: the writer, if one holds the lock, else the
-// readers it can name (the first four; see holderSlots), while each reader
-// unlocks its own read lock.
-func (rw *RWLock) Holders() []uint64 {
+func (rw *RWLock) holders() []uint64 {
 	if rw.readerCount.Load() < 0 && rw.readerWait.Load() <= 0 {
 		if g := rw.writer(); g != 0 {
 			return []uint64{g}

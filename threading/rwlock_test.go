@@ -76,7 +76,7 @@ func TestRWLockWriterWaitsAndBlocksReaders(t *testing.T) {
 	if !rw.TryLock() {
 		t.Fatal("TryLock on a free lock")
 	}
-	if h := rw.Holders(); len(h) != 1 || h[0] != GetIdent() {
+	if h := rw.holders(); len(h) != 1 || h[0] != GetIdent() {
 		t.Fatalf("holders %v", h)
 	}
 	rw.Unlock()

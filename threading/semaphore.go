@@ -263,17 +263,13 @@ func (s *semaphore) handOff() {
 // Value is the number of free permits.
 func (s *semaphore) Value() int { return int(s.value.Load()) }
 
-// ID implements Primitive.
-func (s *semaphore) ID() uint64 { return s.x.id.Load() }
+func (s *semaphore) primID() uint64 { return s.x.id.Load() }
 
-// Kind implements Primitive.
-func (s *semaphore) Kind() Kind { return s.x.kind }
+func (s *semaphore) primKind() Kind { return s.x.kind }
 
-// Name is the name given with WithName, or "".
-func (s *semaphore) Name() string { return s.x.name }
+func (s *semaphore) primName() string { return s.x.name }
 
-// Class is where the semaphore was created.
-func (s *semaphore) Class() string { return s.x.classOf() }
+func (s *semaphore) primClass() string { return s.x.classOf() }
 
 // Stats returns the semaphore's counters.
 func (s *semaphore) Stats() Stats {
@@ -289,9 +285,7 @@ func (s *semaphore) noteOwner(g uint64) {
 	}
 }
 
-// Holders implements Primitive: for a semaphore created with one permit and
-// used in pairs, the goroutine holding it; else none (see owner).
-func (s *semaphore) Holders() []uint64 {
+func (s *semaphore) holders() []uint64 {
 	if !s.binary || s.unpaired.Load() {
 		return nil
 	}

@@ -378,14 +378,11 @@ func (t *Thread) Waiting() (WaitInfo, bool) {
 	return WaitInfo{}, false
 }
 
-// ID implements Primitive.
-func (t *Thread) ID() uint64 { return t.seq }
+func (t *Thread) primID() uint64 { return t.seq }
 
-// Kind implements Primitive: KindThread.
-func (t *Thread) Kind() Kind { return KindThread }
+func (t *Thread) primKind() Kind { return KindThread }
 
-// Class is where the thread was created.
-func (t *Thread) Class() string {
+func (t *Thread) primClass() string {
 	if t.npcs == 0 {
 		return "unknown"
 	}
@@ -399,9 +396,7 @@ func (t *Thread) Stats() Stats {
 	return s
 }
 
-// Holders implements Primitive: a running thread holds itself (so a join
-// waits on it).
-func (t *Thread) Holders() []uint64 {
+func (t *Thread) holders() []uint64 {
 	if t.IsAlive() {
 		if g := t.ident.Load(); g != 0 {
 			return []uint64{g}
@@ -436,3 +431,5 @@ func (t *Thread) String() string {
 }
 
 // guarded by pruneMu
+
+func (t *Thread) primName() string { return t.Name() }

@@ -67,13 +67,13 @@ func setLockTracker(t plumb.LockTracker) {
 
 func trackAcquired(p Primitive, x *atomic.Pointer[ext], kind Kind, g uint64, read bool) {
 	if b := tracker.Load(); b != nil {
-		b.t.Acquired(p.ID(), classInfo(getExt(x, kind).meta), g, read)
+		b.t.Acquired(p.primID(), classInfo(getExt(x, kind).meta), g, read)
 	}
 }
 
 func trackReleased(p Primitive, x *atomic.Pointer[ext], kind Kind, g uint64, read bool) {
 	if b := tracker.Load(); b != nil {
-		b.t.Released(p.ID(), classInfo(getExt(x, kind).meta), g, read)
+		b.t.Released(p.primID(), classInfo(getExt(x, kind).meta), g, read)
 	}
 }
 
@@ -82,7 +82,7 @@ func trackReleased(p Primitive, x *atomic.Pointer[ext], kind Kind, g uint64, rea
 // the acquisition that closes a cycle is reported even when it hangs.
 func trackAttempt(p Primitive, x *atomic.Pointer[ext], kind Kind, g uint64, read bool) {
 	if b := tracker.Load(); b != nil {
-		b.t.Attempt(p.ID(), classInfo(getExt(x, kind).meta), g, read)
+		b.t.Attempt(p.primID(), classInfo(getExt(x, kind).meta), g, read)
 	}
 }
 

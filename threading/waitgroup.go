@@ -108,7 +108,7 @@ func (wg *WaitGroup) goThread(f func()) *Thread {
 	wg.started++
 	k := wg.started
 	wg.mu.Unlock()
-	name := wg.Name()
+	name := wg.primName()
 	if name == "" {
 		name = wg.kindOf().String()
 	}
@@ -154,18 +154,13 @@ func (wg *WaitGroup) self() Primitive {
 // Counter is the counter's value now.
 func (wg *WaitGroup) Counter() int { return int(wg.n.Load()) }
 
-// ID implements Primitive.
-func (wg *WaitGroup) ID() uint64 { return extID(&wg.x) }
+func (wg *WaitGroup) primID() uint64 { return extID(&wg.x) }
 
-// Kind implements Primitive: KindWaitGroup.
-func (wg *WaitGroup) Kind() Kind { return wg.kindOf() }
+func (wg *WaitGroup) primKind() Kind { return wg.kindOf() }
 
-// Name is the name given with WithName, or "".
-func (wg *WaitGroup) Name() string { return extName(&wg.x) }
+func (wg *WaitGroup) primName() string { return extName(&wg.x) }
 
-// Class is where the group was created (for a zero value: where it was
-// first waited on).
-func (wg *WaitGroup) Class() string { return extClass(&wg.x, wg.kindOf()) }
+func (wg *WaitGroup) primClass() string { return extClass(&wg.x, wg.kindOf()) }
 
 // Stats: Acquisitions counts Waits that returned.
 func (wg *WaitGroup) Stats() Stats {
@@ -176,8 +171,7 @@ func (wg *WaitGroup) Stats() Stats {
 	return s
 }
 
-// Holders are the live threads started by Go: what Wait waits on.
-func (wg *WaitGroup) Holders() []uint64 {
+func (wg *WaitGroup) holders() []uint64 {
 	wg.mu.Lock()
 	defer wg.mu.Unlock()
 	if len(wg.threads) == 0 {

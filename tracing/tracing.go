@@ -112,10 +112,7 @@ func TraceID(ctx context.Context) (string, bool) {
 }
 
 func primitiveLabel(p threading.Primitive) string {
-	if p.Kind() == threading.KindThread {
-		return p.Name()
-	}
-	return threading.Label(p)
+	return threading.Describe(p).Label()
 }
 
 // ObserveWait implements threading.Observer.
@@ -131,8 +128,9 @@ func (t *Tracer) ObserveWait(e *threading.WaitEvent) {
 		}
 		t.mu.Unlock()
 	}
+	kind := threading.Describe(e.Primitive).Kind.String()
 	attrs := []attribute.KeyValue{
-		AttrKind.String(e.Primitive.Kind().String()),
+		AttrKind.String(kind),
 		AttrName.String(primitiveLabel(e.Primitive)),
 		AttrThread.String(e.Waiter.Name()),
 		AttrThreadID.Int64(int64(e.Waiter.Ident())),
@@ -142,7 +140,7 @@ func (t *Tracer) ObserveWait(e *threading.WaitEvent) {
 	if e.Holder != nil {
 		attrs = append(attrs, AttrHolder.String(e.Holder.Name()))
 	}
-	_, span := t.tracer.Start(ctx, "threading."+e.Primitive.Kind().String()+".wait",
+	_, span := t.tracer.Start(ctx, "threading."+kind+".wait",
 		trace.WithTimestamp(e.Start), trace.WithSpanKind(trace.SpanKindInternal), trace.WithAttributes(attrs...))
 	switch e.Outcome {
 	case threading.OutcomeTimeout:

@@ -63,6 +63,10 @@ var (
 	// it is a thread (or a goroutine with a dummy record) known to have
 	// ended recently (the last few thousand).
 	EndedThread func(ident uint64) (name string, ended time.Time, ok bool)
+	// Holders returns the goroutines holding p, a threading.Primitive: the
+	// owner of a lock, an RWLock's writer or the readers it names, the
+	// running threads of a WaitGroup or Group, a running Thread itself.
+	Holders func(p any) []uint64
 	// SetLockTracker installs t (nil removes it).
 	SetLockTracker func(t LockTracker)
 	// WaiterStacks and ReleaserStacks return the stack tables SetWaitStacks

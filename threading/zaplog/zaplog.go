@@ -66,7 +66,7 @@ func (z *Logger) ObserveMisuse(m *threading.MisuseEvent) {
 	}
 	fields = append(fields, zap.String("op", m.Op), zap.Error(m.Err))
 	if m.Primitive != nil {
-		fields = append(fields, zap.String("primitive", m.Primitive.String()), zap.String("kind", m.Primitive.Kind().String()))
+		fields = append(fields, zap.String("primitive", m.Primitive.String()), zap.String("kind", threading.Describe(m.Primitive).Kind.String()))
 	}
 	z.l.Warn("threading: misuse: "+m.Op, fields...)
 }
