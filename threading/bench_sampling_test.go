@@ -19,7 +19,7 @@ func BenchmarkStackSampling(b *testing.B) {
 		b.Run("PingPong/"+name, func(b *testing.B) {
 			SetWaitStackSampling(rate)
 			c := NewCondition(NewLock())
-			pingPong(b, c.Locker(), func() { _ = c.Wait() }, func() { _ = c.Notify(1) })
+			pingPong(b, c.Lockable, func() { _ = c.Wait() }, func() { _ = c.Notify(1) })
 		})
 		b.Run("Contended/"+name, func(b *testing.B) {
 			SetWaitStackSampling(rate)

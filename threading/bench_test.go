@@ -242,7 +242,7 @@ func BenchmarkPingPong(b *testing.B) {
 	})
 	b.Run("Condition", func(b *testing.B) {
 		c := NewCondition(NewLock())
-		pingPong(b, c.Locker(), func() { _ = c.Wait() }, func() { _ = c.Notify(1) })
+		pingPong(b, c.Lockable, func() { _ = c.Wait() }, func() { _ = c.Notify(1) })
 	})
 	b.Run("channels", func(b *testing.B) {
 		ping, pong := make(chan struct{}), make(chan struct{})

@@ -16,10 +16,10 @@ type Lockable interface {
 	AcquireTimeout(d time.Duration) bool
 	AcquireContext(ctx context.Context) error
 	Release() error
+	TryLock() bool
 	Locked() bool
 	Owned() bool
 
-	isOwned() bool
 	releaseSave() (int, error)
 	acquireRestore(int)
 	primitive() Primitive
@@ -30,7 +30,11 @@ type Lockable interface {
 // notified, and takes the lock back at the level it had. The waiter list is
 // guarded by the lock itself, as in CPython.
 type Condition struct {
-	lock    Lockable
+	// Lockable is the lock (set by NewCondition; do not change it): its
+	// methods (Acquire, Release, Lock, Unlock, Owned, ...) are the
+	// Condition's, as Python's Condition has its lock's.
+	Lockable
+
 	x       *ext
 	q       waitQueue // guarded by lock
 	waiters atomic.Int32
@@ -44,7 +48,7 @@ func NewCondition(lock Lockable, opts ...Option) *Condition {
 	if lock == nil {
 		lock = NewRLock()
 	}
-	c := &Condition{lock: lock}
+	c := &Condition{Lockable: lock}
 	newPrimExt(c, KindCondition, o)
 	return c
 }
@@ -53,47 +57,14 @@ func (c *Condition) registerSelf(e *ext) {
 	register(e, c)
 }
 
-// Locker returns the underlying lock.
-func (c *Condition) Locker() Lockable { return c.lock }
-
-// Acquire acquires the underlying lock.
-func (c *Condition) Acquire() { c.lock.Acquire() }
-
-// TryAcquire tries the underlying lock without blocking.
-func (c *Condition) TryAcquire() bool { return c.lock.TryAcquire() }
-
-// AcquireTimeout acquires the underlying lock, waiting at most d.
-func (c *Condition) AcquireTimeout(d time.Duration) bool { return c.lock.AcquireTimeout(d) }
-
-// AcquireContext acquires the underlying lock, or returns ctx.Err().
-func (c *Condition) AcquireContext(ctx context.Context) error { return c.lock.AcquireContext(ctx) }
-
-// Release releases the underlying lock.
-func (c *Condition) Release() error { return c.lock.Release() }
-
-// Lock acquires the underlying lock (sync.Locker).
-func (c *Condition) Lock() { c.lock.Lock() }
-
-// Unlock releases the underlying lock (sync.Locker).
-func (c *Condition) Unlock() { c.lock.Unlock() }
-
-// TryLock is TryAcquire.
-func (c *Condition) TryLock() bool { return c.lock.TryAcquire() }
-
-// Locked reports whether the underlying lock is held.
-func (c *Condition) Locked() bool { return c.lock.Locked() }
-
-// Owned reports whether the caller holds the underlying lock.
-func (c *Condition) Owned() bool { return c.lock.isOwned() }
-
 // RecursionCount is the caller's recursion level on an RLock (1 or 0 for a
 // Lock).
 func (c *Condition) RecursionCount() int {
-	switch l := c.lock.(type) {
+	switch l := c.Lockable.(type) {
 	case *RLock:
 		return l.RecursionCount()
 	default:
-		if l.isOwned() {
+		if l.Owned() {
 			return 1
 		}
 		return 0
@@ -121,14 +92,14 @@ func (c *Condition) WaitContext(ctx context.Context) error {
 }
 
 func (c *Condition) wait(d deadline) (bool, error) {
-	if !c.lock.isOwned() {
+	if !c.Owned() {
 		return false, misuse(c, "wait", ErrNotOwner)
 	}
 	g := curGoid()
 	w := getWaiter(g)
 	c.q.pushBack(w)
 	c.waiters.Add(1)
-	saved, err := c.lock.releaseSave()
+	saved, err := c.Lockable.releaseSave()
 	if err != nil { // cannot happen: we checked ownership
 		c.q.remove(w)
 		c.waiters.Add(-1)
@@ -139,7 +110,7 @@ func (c *Condition) wait(d deadline) (bool, error) {
 	rec := beginWait(c, c.x.meta, WaitNotify, g, 0, d)
 	rec.t = w.t
 	r, out := park(w, d, &rec)
-	c.lock.acquireRestore(saved)
+	c.Lockable.acquireRestore(saved)
 	if r == 0 && !w.queued {
 		// Notified just as the deadline passed: the notify counts, or it
 		// would be lost for everybody.
@@ -190,7 +161,7 @@ func (c *Condition) WaitFor(pred func() bool, timeout time.Duration) (bool, erro
 // Notify wakes at most n waiters, oldest first. ErrNotOwner when the caller
 // does not hold the lock, ErrValue for n < 0.
 func (c *Condition) Notify(n int) error {
-	if !c.lock.isOwned() {
+	if !c.Owned() {
 		return misuse(c, "notify", ErrNotOwner)
 	}
 	if n < 0 {
@@ -208,7 +179,7 @@ func (c *Condition) Notify(n int) error {
 
 // NotifyAll wakes every waiter (Python's notify_all()).
 func (c *Condition) NotifyAll() error {
-	if !c.lock.isOwned() {
+	if !c.Owned() {
 		return misuse(c, "notify_all", ErrNotOwner)
 	}
 	for w := c.q.popFront(); w != nil; w = c.q.popFront() {
@@ -232,13 +203,13 @@ func (c *Condition) Stats() Stats {
 	return s
 }
 
-func (c *Condition) holders() []uint64 { return c.lock.primitive().holders() }
+func (c *Condition) holders() []uint64 { return c.Lockable.primitive().holders() }
 
 // String is Python's repr: <Condition(<locked RLock ...>, 2)>, the second
 // field the number of waiters.
 func (c *Condition) String() string {
 	name := quotedName(c.x.meta)
-	return fmt.Sprintf("<Condition%s(%s, %d)>", name, c.lock, c.waiters.Load())
+	return fmt.Sprintf("<Condition%s(%s, %d)>", name, c.Lockable, c.waiters.Load())
 }
 
 func (c *Condition) setExt(e *ext) { c.x = e }

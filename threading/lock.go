@@ -191,8 +191,6 @@ func (l *Lock) String() string {
 }
 
 // lockable implementation for Condition.
-func (l *Lock) isOwned() bool { return l.Owned() }
-
 func (l *Lock) releaseSave() (int, error) {
 	if raceEnabled {
 		raceRelease(unsafe.Pointer(l))

@@ -194,8 +194,6 @@ func (l *RLock) String() string {
 	return fmt.Sprintf("<locked %s owner=%s count=%d>", describe(KindRLock, &l.m.x), threadName(ownerOf(s)), l.count.load())
 }
 
-func (l *RLock) isOwned() bool { return l.Owned() }
-
 // releaseSave releases the lock fully and returns the level to restore
 // (Python's _release_save()).
 func (l *RLock) releaseSave() (int, error) {

@@ -26,7 +26,7 @@ var rlockTypes = []struct {
 
 type condAsRLock struct{ *Condition }
 
-func (c condAsRLock) releaseSave() (int, error) { return c.lock.releaseSave() }
+func (c condAsRLock) releaseSave() (int, error) { return c.Lockable.releaseSave() }
 
 func forEachRLock(t *testing.T, f func(t *testing.T, newLock func() rlockLike)) {
 	for _, lt := range rlockTypes {

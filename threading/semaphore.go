@@ -8,15 +8,15 @@ import (
 	"unsafe"
 )
 
-// semaphore is the implementation shared by Semaphore and BoundedSemaphore.
-//
-// value counts free permits. A release that finds parked waiters hands its
-// permits to them in FIFO order, decrementing value on their behalf, under
-// the queue lock; nwait tells a release whether to look. A waiter publishes
-// itself in nwait before re-checking value, and a release adds to value
-// before reading nwait, so (with sequentially consistent atomics) either the
-// waiter sees the permit or the release sees the waiter.
-type semaphore struct {
+// Semaphore is Python's threading.Semaphore: a counter of permits; Acquire
+// takes one, waiting while there is none; Release returns them.
+type Semaphore struct {
+	// value counts free permits. A release that finds parked waiters hands its
+	// permits to them in FIFO order, decrementing value on their behalf, under
+	// the queue lock; nwait tells a release whether to look. A waiter publishes
+	// itself in nwait before re-checking value, and a release adds to value
+	// before reading nwait, so (with sequentially consistent atomics) either the
+	// waiter sees the permit or the release sees the waiter.
 	value   atomic.Int64
 	nwait   atomic.Int32
 	acq     atomic.Uint64
@@ -36,13 +36,10 @@ type semaphore struct {
 	x        *ext
 }
 
-// Semaphore is Python's threading.Semaphore: a counter of permits; Acquire
-// takes one, waiting while there is none; Release returns them.
-type Semaphore struct{ semaphore }
-
 // BoundedSemaphore is Python's threading.BoundedSemaphore: a Semaphore whose
-// releases may not pass the initial value (ErrTooManyReleases).
-type BoundedSemaphore struct{ semaphore }
+// releases may not pass the initial value (ErrTooManyReleases), through
+// either type. Primitives and wait events carry the *BoundedSemaphore.
+type BoundedSemaphore struct{ Semaphore }
 
 // NewSemaphore returns a Semaphore with value permits; ErrValue for a
 // negative value. Options: WithName.
@@ -64,7 +61,7 @@ func NewBoundedSemaphore(value int, opts ...Option) (*BoundedSemaphore, error) {
 	return s, nil
 }
 
-func (s *semaphore) init(kind Kind, value int, bounded bool, opts []Option) error {
+func (s *Semaphore) init(kind Kind, value int, bounded bool, opts []Option) error {
 	if value < 0 {
 		return valuef("semaphore initial value must be >= 0, got %d", value)
 	}
@@ -82,15 +79,15 @@ func (s *semaphore) init(kind Kind, value int, bounded bool, opts []Option) erro
 // self is the Semaphore or BoundedSemaphore that s is the whole of: what
 // the registry, wait events and misuse reports carry, so that a type switch
 // on *Semaphore or *BoundedSemaphore matches. Both types are exactly a
-// semaphore (its only field), so the addresses are the same.
-func (s *semaphore) self() Primitive {
+// semaphore (the only field, at any depth), so the addresses are the same.
+func (s *Semaphore) self() Primitive {
 	if s.bounded {
 		return (*BoundedSemaphore)(unsafe.Pointer(s))
 	}
 	return (*Semaphore)(unsafe.Pointer(s))
 }
 
-func (s *semaphore) registerSelf(e *ext) {
+func (s *Semaphore) registerSelf(e *ext) {
 	if s.bounded {
 		register(e, (*BoundedSemaphore)(unsafe.Pointer(s)))
 	} else {
@@ -98,7 +95,7 @@ func (s *semaphore) registerSelf(e *ext) {
 	}
 }
 
-func (s *semaphore) tryTake() bool {
+func (s *Semaphore) tryTake() bool {
 	for {
 		v := s.value.Load()
 		if v <= 0 {
@@ -111,7 +108,7 @@ func (s *semaphore) tryTake() bool {
 }
 
 // Acquire takes a permit, waiting while there is none.
-func (s *semaphore) Acquire() {
+func (s *Semaphore) Acquire() {
 	if v := s.value.Load(); v > 0 && s.value.CompareAndSwap(v, v-1) {
 		s.acq.Add(1)
 		s.noteOwner(curGoid())
@@ -121,7 +118,7 @@ func (s *semaphore) Acquire() {
 }
 
 // TryAcquire takes a permit if one is free (Python's acquire(False)).
-func (s *semaphore) TryAcquire() bool {
+func (s *Semaphore) TryAcquire() bool {
 	if s.tryTake() {
 		s.acq.Add(1)
 		s.noteOwner(curGoid())
@@ -131,31 +128,31 @@ func (s *semaphore) TryAcquire() bool {
 }
 
 // TryLock is TryAcquire.
-func (s *semaphore) TryLock() bool { return s.TryAcquire() }
+func (s *Semaphore) TryLock() bool { return s.TryAcquire() }
 
 // AcquireTimeout waits at most d (d < 0: no limit) for a permit.
-func (s *semaphore) AcquireTimeout(d time.Duration) bool {
+func (s *Semaphore) AcquireTimeout(d time.Duration) bool {
 	ok, _ := s.acquireSlow(within(d))
 	return ok
 }
 
 // AcquireContext waits for a permit until ctx is done (ctx.Err()).
-func (s *semaphore) AcquireContext(ctx context.Context) error {
+func (s *Semaphore) AcquireContext(ctx context.Context) error {
 	_, err := s.acquireSlow(withCtx(ctx))
 	return err
 }
 
 // Lock is Acquire (sync.Locker), for a semaphore used as a mutex.
-func (s *semaphore) Lock() { s.Acquire() }
+func (s *Semaphore) Lock() { s.Acquire() }
 
 // Unlock is Release; it panics where Release fails.
-func (s *semaphore) Unlock() {
+func (s *Semaphore) Unlock() {
 	if err := s.Release(); err != nil {
 		panic(err)
 	}
 }
 
-func (s *semaphore) acquireSlow(d deadline) (bool, error) {
+func (s *Semaphore) acquireSlow(d deadline) (bool, error) {
 	g := curGoid()
 	if s.tryTake() {
 		s.acq.Add(1)
@@ -208,12 +205,12 @@ func (s *semaphore) acquireSlow(d deadline) (bool, error) {
 }
 
 // Release returns one permit.
-func (s *semaphore) Release() error { return s.ReleaseN(1) }
+func (s *Semaphore) Release() error { return s.ReleaseN(1) }
 
 // ReleaseN returns n permits (Python's release(n)); ErrValue for n < 1,
 // ErrTooManyReleases when a BoundedSemaphore would pass its initial value.
 // Nothing changes when it fails.
-func (s *semaphore) ReleaseN(n int) error {
+func (s *Semaphore) ReleaseN(n int) error {
 	if n < 1 {
 		return misuse(s.self(), "release", valuef("release(n) needs n >= 1, got %d", n))
 	}
@@ -244,7 +241,7 @@ func (s *semaphore) ReleaseN(n int) error {
 }
 
 // handOff gives free permits to parked waiters, oldest first.
-func (s *semaphore) handOff() {
+func (s *Semaphore) handOff() {
 	e := s.x
 	handed := false
 	e.mu.Lock()
@@ -261,31 +258,31 @@ func (s *semaphore) handOff() {
 }
 
 // Value is the number of free permits.
-func (s *semaphore) Value() int { return int(s.value.Load()) }
+func (s *Semaphore) Value() int { return int(s.value.Load()) }
 
-func (s *semaphore) primID() uint64 { return s.x.id.Load() }
+func (s *Semaphore) primID() uint64 { return s.x.id.Load() }
 
-func (s *semaphore) primKind() Kind { return s.x.kind }
+func (s *Semaphore) primKind() Kind { return s.x.kind }
 
-func (s *semaphore) primName() string { return s.x.name }
+func (s *Semaphore) primName() string { return s.x.name }
 
-func (s *semaphore) primClass() string { return s.x.classOf() }
+func (s *Semaphore) primClass() string { return s.x.classOf() }
 
 // Stats returns the semaphore's counters.
-func (s *semaphore) Stats() Stats {
+func (s *Semaphore) Stats() Stats {
 	st := Stats{Acquisitions: s.acq.Load()}
 	s.x.slowStats(&st)
 	return st
 }
 
 // noteOwner records the acquirer of a binary semaphore's permit.
-func (s *semaphore) noteOwner(g uint64) {
+func (s *Semaphore) noteOwner(g uint64) {
 	if s.binary {
 		s.owner.store(g)
 	}
 }
 
-func (s *semaphore) holders() []uint64 {
+func (s *Semaphore) holders() []uint64 {
 	if !s.binary || s.unpaired.Load() {
 		return nil
 	}
@@ -296,7 +293,7 @@ func (s *semaphore) holders() []uint64 {
 }
 
 // String is Python's repr: <Semaphore: value=3>, <BoundedSemaphore: value=2/3>.
-func (s *semaphore) String() string {
+func (s *Semaphore) String() string {
 	name := quotedName(s.x.meta)
 	if s.x.kind == KindBoundedSemaphore {
 		return fmt.Sprintf("<%s%s: value=%d/%d>", s.x.kind, name, s.value.Load(), s.bound)
