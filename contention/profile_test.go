@@ -86,7 +86,7 @@ func TestProfile(t *testing.T) {
 // With wait stacks on, the waiters and releasers views carry the stacks of
 // the waits and of the hand-offs; an unknown view is a 400.
 func TestProfileViews(t *testing.T) {
-	threading.SetWaitStacks(true)
+	threading.SetWaitStackSampling(1)
 	defer threading.SetWaitStackSampling(threading.DefaultWaitStackSampling)
 	name := uniqName("viewed")
 	l := newContendedLock(name)

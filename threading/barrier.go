@@ -9,9 +9,8 @@ import (
 )
 
 // Barrier is Python's threading.Barrier: parties threads wait until all have
-// arrived, then all go on. Each round is a generation with its own channel;
-// breaking a generation (a failing action, a timeout, a cancelled wait, Abort,
-// or Reset while threads wait) wakes its waiters with ErrBrokenBarrier.
+// arrived, then all go on. A failing action, a timeout, a cancelled wait,
+// Abort, or Reset while threads wait breaks the round: ErrBrokenBarrier.
 type Barrier struct {
 	mu      sync.Mutex
 	parties int

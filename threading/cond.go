@@ -13,12 +13,8 @@ import (
 // without holding L, and a signal with nobody waiting is lost, as with
 // sync.Cond.
 //
-// Waits are instrumented like Condition's: counted, observed, in the
-// registry and the wait-for graph as "waiting to be signalled" (idle
-// waiting, not contention). Taking L back after a signal is L's own wait.
-//
-// A Cond must not be copied after first use; a copy panics, as sync.Cond's
-// does.
+// Waits are instrumented as idle waiting, not contention; taking L back after
+// a signal is L's own wait. A copied Cond panics, as sync.Cond's does.
 type Cond struct {
 	noCopy noCopy
 
@@ -38,9 +34,8 @@ func NewCond(l sync.Locker, opts ...Option) *Cond {
 	return c
 }
 
-// Wait unlocks c.L, waits for Signal or Broadcast, and locks c.L again
-// before returning. As with sync.Cond, the caller re-checks its condition in
-// a loop: Wait cannot tell why it was woken.
+// Wait unlocks c.L, waits for Signal or Broadcast, and locks c.L again; as
+// with sync.Cond, the caller re-checks its condition in a loop.
 func (c *Cond) Wait() {
 	c.checker.check()
 	e := c.ext()

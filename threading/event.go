@@ -9,11 +9,8 @@ import (
 )
 
 // Event is Python's threading.Event: a flag that threads wait on. The zero
-// value is an unset event.
-//
-// Each unset period has its own channel, closed by Set. A waiter keeps the
-// channel it saw, so a waiter blocked before Set returns true even when Clear
-// follows at once (CPython's gh-57711).
+// value is an unset event. A waiter blocked before Set returns true even when
+// Clear follows at once (CPython's gh-57711).
 type Event struct {
 	mu   sync.Mutex
 	flag atomic.Bool

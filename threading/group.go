@@ -13,11 +13,7 @@ import (
 // non-nil error; GroupWithContext cancels a context at the first error;
 // SetLimit bounds how many run at once, and Go then waits for a slot (an
 // instrumented wait on the group's Semaphore). The zero value is ready;
-// NewGroup names it.
-//
-// Wait is instrumented as idle waiting and, in the wait-for graph, waits on
-// the group's live threads, so a cycle through a Group is reported like a
-// join cycle.
+// NewGroup names it. Wait is idle waiting, on the group's live threads.
 type Group struct {
 	wg WaitGroup // first field: a *Group and its *WaitGroup share an address
 

@@ -161,9 +161,9 @@ func TestWaitingRecord(t *testing.T) {
 	}
 }
 
-// With SetWaitStacks, a wait records where it blocked.
+// With SetWaitStackSampling(1), a wait records where it blocked.
 func TestWaitStacks(t *testing.T) {
-	SetWaitStacks(true)
+	SetWaitStackSampling(1)
 	defer SetWaitStackSampling(DefaultWaitStackSampling)
 	l := NewLock()
 	l.Acquire()

@@ -10,10 +10,6 @@ import (
 // Lock is Python's threading.Lock: a non-reentrant lock that any thread may
 // release. The zero value is an unlocked lock, and Lock/Unlock make it a
 // sync.Locker, so it replaces a sync.Mutex by changing the type alone.
-//
-// The uncontended path is one CAS (which also records the holder) and one
-// counter increment; the slow path records the wait for the live graph and
-// delivers one WaitEvent to the observers.
 type Lock struct {
 	m mutexCore
 }

@@ -12,11 +12,9 @@ import (
 // level, misuse at warning level, a Thread's failure from DefaultExceptHook,
 // and a panic recovered from an observer or an except hook.
 //
-// A Logger is an Observer that receives only reports and misuse; it is not
-// in the observer list, so having one costs nothing on the slow path of a
-// wait. The default writes through log/slog's default logger; package
-// threading/zaplog gives one over a *zap.Logger. SetLogger replaces or
-// removes it.
+// A Logger receives only reports and misuse (it costs nothing on a wait).
+// The default is NewSlogLogger(nil); package threading/zaplog gives one over
+// a *zap.Logger.
 type Logger interface {
 	Observer
 	// Except logs an error or panic that ended a Thread (the default except
@@ -35,8 +33,7 @@ type loggerBox struct{ l Logger }
 func init() { logger.Store(&loggerBox{NewSlogLogger(nil)}) }
 
 // SetLogger makes l the package's logger and returns the previous one; nil
-// turns the package's own logging off. One line restores the default:
-// threading.SetLogger(threading.NewSlogLogger(nil)).
+// turns the package's own logging off.
 func SetLogger(l Logger) (previous Logger) {
 	var old *loggerBox
 	if l == nil {
@@ -74,18 +71,19 @@ func logCall(fn func(Logger)) {
 	fn(b.l)
 }
 
-// SlogLogger is a Logger over a *slog.Logger, with the same messages and
+// slogLogger is a Logger over a *slog.Logger, with the same messages and
 // keys as package threading/zaplog.
-type SlogLogger struct {
+type slogLogger struct {
 	NopObserver
 	l *slog.Logger
 }
 
-// NewSlogLogger returns a Logger that writes to l; nil means slog.Default()
-// at the time of each message. It is the package's default logger.
-func NewSlogLogger(l *slog.Logger) *SlogLogger { return &SlogLogger{l: l} }
+// NewSlogLogger returns a Logger that writes to l, with the messages and keys
+// of package threading/zaplog; nil means slog.Default() at the time of each
+// message. It is the package's default logger.
+func NewSlogLogger(l *slog.Logger) Logger { return &slogLogger{l: l} }
 
-func (s *SlogLogger) log() *slog.Logger {
+func (s *slogLogger) log() *slog.Logger {
 	if s.l != nil {
 		return s.l
 	}
@@ -93,7 +91,7 @@ func (s *SlogLogger) log() *slog.Logger {
 }
 
 // ObserveReport logs a report at error level.
-func (s *SlogLogger) ObserveReport(r *Report) {
+func (s *slogLogger) ObserveReport(r *Report) {
 	attrs := []slog.Attr{slog.String("kind", r.Kind.String())}
 	if r.Duration > 0 {
 		attrs = append(attrs, slog.Duration("duration", r.Duration))
@@ -111,7 +109,7 @@ func (s *SlogLogger) ObserveReport(r *Report) {
 }
 
 // ObserveMisuse logs a misuse at warning level.
-func (s *SlogLogger) ObserveMisuse(m *MisuseEvent) {
+func (s *slogLogger) ObserveMisuse(m *MisuseEvent) {
 	attrs := []slog.Attr{slog.String("op", m.Op), slog.Any("error", m.Err)}
 	if m.Thread != nil {
 		attrs = append(attrs, slog.String("thread", m.Thread.Name()), slog.Uint64("ident", m.Thread.Ident()))
@@ -123,7 +121,7 @@ func (s *SlogLogger) ObserveMisuse(m *MisuseEvent) {
 }
 
 // Except logs "Exception in thread NAME" at error level, with the stack.
-func (s *SlogLogger) Except(args ExceptHookArgs) {
+func (s *slogLogger) Except(args ExceptHookArgs) {
 	who := exceptWho(args)
 	attrs := []slog.Attr{slog.String("thread", who), slog.Any("error", args.Err), slog.Bool("panicked", args.Panicked)}
 	if args.Thread != nil {
@@ -134,7 +132,7 @@ func (s *SlogLogger) Except(args ExceptHookArgs) {
 }
 
 // Panic logs a recovered panic at error level.
-func (s *SlogLogger) Panic(msg string, value any, original error, stack []byte) {
+func (s *slogLogger) Panic(msg string, value any, original error, stack []byte) {
 	key := "panic"
 	if original != nil {
 		key = "hook_panic"

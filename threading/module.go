@@ -133,12 +133,10 @@ func storeFn(p *atomic.Pointer[func(*Thread)], fn func(*Thread)) {
 	p.Store(&fn)
 }
 
-// TimeoutMax is Python's TIMEOUT_MAX: the largest timeout accepted. Every
-// time.Duration is accepted, so Python's OverflowError cannot happen.
+// TimeoutMax is Python's TIMEOUT_MAX; every time.Duration is accepted.
 const TimeoutMax = time.Duration(1<<63 - 1)
 
-// StackSize is Python's stack_size(): 0, the platform default (Go grows
-// goroutine stacks as needed).
+// StackSize is Python's stack_size(): 0, the default (Go grows stacks).
 func StackSize() int { return 0 }
 
 // SetStackSize is Python's stack_size(size): 0 keeps the default; sizes below

@@ -26,9 +26,8 @@ func NewOnce(opts ...Option) *Once {
 
 func (o *Once) registerSelf(e *ext) { register(e, o) }
 
-// Do calls f if and only if Do is being called for the first time for this
-// Once. No call to Do returns until the one call to f has returned; if f
-// panics, Do considers it returned.
+// Do calls f if this is the Once's first Do; every Do returns after f has
+// (a panic in f counts as returning), as sync.Once's does.
 func (o *Once) Do(f func()) {
 	if o.done.Load() == 0 {
 		o.doSlow(f)

@@ -10,12 +10,11 @@ import (
 // RWLock is a reader/writer lock and a drop-in for sync.RWMutex (a Go
 // addition; Python has none), instrumented like the other locks. The zero
 // value is unlocked.
-//
-// It follows sync.RWMutex's algorithm: readerCount counts readers and drops
-// by rwMaxReaders while a writer is pending, so readers that arrive then
-// wait; readerWait counts the readers the pending writer still waits for.
-// Writers exclude each other with an instrumented mutexCore.
 type RWLock struct {
+	// It follows sync.RWMutex's algorithm: readerCount counts readers and
+	// drops by rwMaxReaders while a writer is pending, so readers that arrive
+	// then wait; readerWait counts the readers the pending writer still waits
+	// for. Writers exclude each other with an instrumented mutexCore.
 	w           mutexCore
 	readerCount atomic.Int32
 	readerWait  atomic.Int32

@@ -13,9 +13,8 @@ import (
 // acquisitions of a Lock, RLock or RWLock (writer) is timed.
 var holdEvery atomic.Uint32
 
-// SetHoldSampling times one in every n acquisitions of Locks, RLocks and
-// RWLocks (write side) and reports how long each was held as a HoldEvent;
-// n <= 0 turns it off. Timing costs two clock reads per sampled hold.
+// SetHoldSampling reports as a HoldEvent how long 1 in n Lock, RLock and
+// RWLock (write) acquisitions are held; n <= 0 turns it off.
 func SetHoldSampling(n int) {
 	if n <= 0 {
 		holdEvery.Store(0)

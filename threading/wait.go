@@ -27,10 +27,8 @@ const (
 
 var waitKindNames = [...]string{"", "acquire", "read", "notify", "reacquire", "event", "barrier", "join", "waitgroup", "once"}
 
-// Idle reports whether a wait of this kind is idle waiting (for a
-// notification, an event, a barrier, a thread's or a group's end) rather
-// than contention (waiting to acquire something another thread holds). The
-// two are kept apart in metrics, rankings, reports and dashboards.
+// Idle reports whether the wait is for a notification or an end, not to
+// acquire something another thread holds (contention).
 func (k WaitKind) Idle() bool {
 	switch k {
 	case WaitNotify, WaitSet, WaitBarrier, WaitJoin, WaitGroupDone:
@@ -74,11 +72,8 @@ var waitSeq atomic.Uint64
 // waitStackEvery waits that block (and hand-offs to parked waiters) does.
 var waitStackEvery atomic.Uint32
 
-// DefaultWaitStackSampling is how often a wait that blocks captures its call
-// stack unless SetWaitStackSampling says otherwise: 1 in 8. A capture costs
-// about a microsecond; only waits that really park pay it (a hand-off that
-// completes while the waiter yields does not), so the default costs a few
-// percent of a blocking wait and nothing on the fast path.
+// DefaultWaitStackSampling is how often a wait that parks captures its stack
+// (about a microsecond) unless SetWaitStackSampling says otherwise: 1 in 8.
 const DefaultWaitStackSampling = 8
 
 func init() { waitStackEvery.Store(DefaultWaitStackSampling) }
@@ -87,7 +82,8 @@ func init() { waitStackEvery.Store(DefaultWaitStackSampling) }
 // where they blocked (and 1 in n hand-offs to parked waiters the releaser's
 // stack): what package contention's waiter and releaser profiles are made
 // of, each sample weighted by n so the totals stay unbiased. n = 1 captures
-// every one; n <= 0 turns capturing off.
+// every one (WaitInfo.Stack then says where each waiting thread blocked);
+// n <= 0 turns capturing off.
 func SetWaitStackSampling(n int) {
 	switch {
 	case n <= 0:
@@ -96,18 +92,6 @@ func SetWaitStackSampling(n int) {
 		waitStackEvery.Store(1 << 20)
 	default:
 		waitStackEvery.Store(uint32(n))
-	}
-}
-
-// SetWaitStacks(true) captures the stack of every wait that blocks
-// (SetWaitStackSampling(1)): WaitInfo.Stack then says where each waiting
-// thread blocked. SetWaitStacks(false) turns capturing off. The default
-// samples 1 in DefaultWaitStackSampling.
-func SetWaitStacks(on bool) {
-	if on {
-		SetWaitStackSampling(1)
-	} else {
-		SetWaitStackSampling(0)
 	}
 }
 

@@ -14,16 +14,12 @@ import (
 // zero; Go runs a function in a new Thread counted by the group (Go 1.25's
 // WaitGroup.Go). The zero value is ready; NewWaitGroup names it.
 //
-// Waits are instrumented (counted, observed, in metrics and spans) as idle
-// waiting. Threads started with Go are named after the group and are what
-// Wait waits on in the wait-for graph, so a cycle through a Go'd thread is a
-// deadlock the detector reports, as a join cycle is. Goroutines counted with
-// Add and Done are not known to the graph.
-//
-// As with sync.WaitGroup, a negative counter panics (nothing changes then),
-// and Adds that start a new round must happen before Wait. A function run
-// by Go that panics is handled as a Thread's target is (the except hook,
-// Thread.Err), and its Done still happens: the program does not crash.
+// Waits are instrumented as idle waiting. Threads started with Go are named
+// after the group and are what Wait waits on in the wait-for graph, so a
+// cycle through one is reported as a join cycle is; goroutines counted with
+// Add and Done are not known to the graph. A negative counter panics, as with
+// sync.WaitGroup; a panic in a function run by Go goes to the except hook,
+// and its Done still happens.
 type WaitGroup struct {
 	noCopy noCopy
 

@@ -16,15 +16,15 @@ import (
 // stacks of a contention profile, each sample weighted by the sampling rate.
 // The tables are bounded; samples past the bound are counted as dropped.
 
-// StackSample is plumb.StackSample: the waits (or hand-offs) of one class of
-// primitive at one stack.
-type StackSample = plumb.StackSample
+// stackSample is the waits (or hand-offs) of one class of primitive at one
+// stack.
+type stackSample = plumb.StackSample
 
 const maxStackSamples = 4096
 
 type stackTable struct {
 	mu      sync.Mutex
-	m       map[uint64]*StackSample
+	m       map[uint64]*stackSample
 	dropped atomic.Uint64
 }
 
@@ -49,7 +49,7 @@ func (t *stackTable) add(kind Kind, label string, pcs []uintptr, d time.Duration
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.m == nil {
-		t.m = make(map[uint64]*StackSample)
+		t.m = make(map[uint64]*stackSample)
 	}
 	s := t.m[key]
 	if s == nil {
@@ -57,17 +57,17 @@ func (t *stackTable) add(kind Kind, label string, pcs []uintptr, d time.Duration
 			t.dropped.Add(1)
 			return
 		}
-		s = &StackSample{Kind: uint8(kind), Label: label, Stack: append([]uintptr(nil), pcs...)}
+		s = &stackSample{Kind: uint8(kind), Label: label, Stack: append([]uintptr(nil), pcs...)}
 		t.m[key] = s
 	}
 	s.Count += weight
 	s.Delay += d * time.Duration(weight)
 }
 
-func (t *stackTable) snapshot() []StackSample {
+func (t *stackTable) snapshot() []stackSample {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	out := make([]StackSample, 0, len(t.m))
+	out := make([]stackSample, 0, len(t.m))
 	for _, s := range t.m {
 		c := *s
 		c.Stack = append([]uintptr(nil), s.Stack...)
@@ -78,13 +78,13 @@ func (t *stackTable) snapshot() []StackSample {
 
 // waiterStacksSnapshot returns the waits counted by the stacks where they blocked
 // (sampled: see SetWaitStackSampling), and how many were dropped past the bound.
-func waiterStacksSnapshot() ([]StackSample, uint64) {
+func waiterStacksSnapshot() ([]stackSample, uint64) {
 	return waiterStacks.snapshot(), waiterStacks.dropped.Load()
 }
 
 // releaserStacksSnapshot returns the hand-offs to parked waiters counted by the
 // releasers' stacks (sampled: see SetWaitStackSampling), and how many were dropped.
-func releaserStacksSnapshot() ([]StackSample, uint64) {
+func releaserStacksSnapshot() ([]stackSample, uint64) {
 	return releaserStacks.snapshot(), releaserStacks.dropped.Load()
 }
 

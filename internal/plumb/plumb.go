@@ -69,7 +69,7 @@ var (
 	Holders func(p any) []uint64
 	// SetLockTracker installs t (nil removes it).
 	SetLockTracker func(t LockTracker)
-	// WaiterStacks and ReleaserStacks return the stack tables SetWaitStacks
+	// WaiterStacks and ReleaserStacks return the stack tables wait-stack sampling
 	// fills, and how many samples were dropped past their bound.
 	WaiterStacks, ReleaserStacks func() ([]StackSample, uint64)
 )
