@@ -54,9 +54,10 @@ type Stats struct {
 	Timeouts uint64
 	// Cancellations counts waits ended by a context or by the deadlock breaker.
 	Cancellations uint64
-	// WaitTotal is the total time callers spent waiting.
+	// WaitTotal is the total time callers spent parked (with an observer
+	// attached: waiting). A wait that ends within its first yields adds 0.
 	WaitTotal time.Duration
-	// Waiters is the number of callers waiting now.
+	// Waiters is the number of callers parked waiting now.
 	Waiters int
 }
 

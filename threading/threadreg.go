@@ -19,7 +19,7 @@ const regShards = 64
 type regShard struct {
 	mu sync.RWMutex
 	m  map[uint64]threadRef
-	_  [40]byte
+	_  [128 - 32]byte // a shard per pair of cache lines: no false sharing
 }
 
 // threadRef is a registry entry. A started Thread is held weakly: its own

@@ -148,8 +148,16 @@ func (r *waitRecord) snapshot() (WaitInfo, bool) {
 }
 
 // waitScope is the bookkeeping of one slow-path wait, kept on the waiter's
-// stack: two atomic adds and a clock read to begin, and publish, just before
-// the waiter parks, to make the wait visible in its thread's record.
+// stack: two atomic adds to begin, and publish, just before the waiter
+// parks, to make the wait visible in its thread's record.
+//
+// The clock is read when the wait parks (publish) and when it ends, or from
+// the start when an observer is attached; Stats.Waiters counts the waits
+// that parked. A wait that ends before it parks (a hand-off that completes
+// while the waiter yields, within a microsecond or so) costs one atomic add
+// (Contentions) and no clock read, and adds nothing to WaitTotal unless an
+// observer wants its exact duration: on a machine where reading the clock
+// costs ~35 ns, the four reads were a quarter of a Condition round trip.
 type waitScope struct {
 	t      *Thread // the waiter's record, if already looked up
 	p      Primitive
@@ -169,9 +177,11 @@ type waitScope struct {
 func beginWait(p Primitive, m *meta, kind WaitKind, g, holder uint64, d deadline) waitScope {
 	if m != nil {
 		m.contentions.Add(1)
-		m.waiters.Add(1)
 	}
-	sc := waitScope{p: p, m: m, kind: kind, g: g, holder: holder, ctx: d.ctx, start: nanotime()}
+	sc := waitScope{p: p, m: m, kind: kind, g: g, holder: holder, ctx: d.ctx}
+	if hasObservers() {
+		sc.start = nanotime()
+	}
 	if holder != 0 && hasObservers() {
 		sc.hth = lookupThread(holder)
 	}
@@ -182,6 +192,12 @@ func beginWait(p Primitive, m *meta, kind WaitKind, g, holder uint64, d deadline
 func (s *waitScope) publish() {
 	if s.rec != nil {
 		return
+	}
+	if s.start == 0 {
+		s.start = nanotime()
+	}
+	if s.m != nil {
+		s.m.waiters.Add(1)
 	}
 	t := s.t
 	if t == nil {
@@ -207,7 +223,12 @@ func (s *waitScope) publish() {
 
 // end closes the wait with its outcome and delivers the WaitEvent.
 func (s *waitScope) end(out Outcome) {
-	d := time.Duration(nanotime() - s.start)
+	var d time.Duration
+	if s.start != 0 {
+		d = time.Duration(nanotime() - s.start)
+	} else if hasObservers() { // attached during the wait
+		s.start = nanotime()
+	}
 	var t *Thread
 	if s.rec != nil {
 		t = s.rec.thread
@@ -217,8 +238,12 @@ func (s *waitScope) end(out Outcome) {
 		if s.rec != nil && len(s.rec.info.pcs) > 0 && e.kind != KindThread {
 			waiterStacks.add(e.kind, entryLabel(e), s.rec.info.pcs, d, s.rec.weight)
 		}
-		e.waiters.Add(-1)
-		e.waitNanos.Add(int64(d))
+		if s.rec != nil {
+			e.waiters.Add(-1)
+		}
+		if d > 0 {
+			e.waitNanos.Add(int64(d))
+		}
 		switch out {
 		case OutcomeTimeout:
 			e.timeouts.Add(1)
