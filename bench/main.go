@@ -9,7 +9,7 @@
 // ./contention, one package at a time, as a 2-core machine needs), takes the
 // median of each, and divides by the alternative's median from the same run:
 // a ratio, not an absolute time, is what carries from one CPU to another.
-// Each row names its budget (DESIGN.md); a row over budget is marked.
+// Each row names its budget (the project's performance budget); a row over budget is marked.
 package main
 
 import (
