@@ -367,12 +367,7 @@ func deliverBlocked(d *Detector, r *Report) {
 			r.Threads[0].Name, r.Primitives[0], r.Threads[1].Name, r.Blocked.Op, r.Blocked.Site),
 		Detail: r.Text, Duration: r.Time.Sub(r.Threads[0].Since)})
 	if r.Kind == KindLeakedHolder {
-		d.mu.Lock()
-		d.reports = append(d.reports, r)
-		if n := len(d.reports); d.maxReports > 0 && n > d.maxReports {
-			d.reports = append([]*Report(nil), d.reports[n-d.maxReports:]...)
-		}
-		d.mu.Unlock()
+		d.checker.keep(r)
 		if d.callback != nil {
 			d.callback(r)
 		}

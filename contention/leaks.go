@@ -3,7 +3,6 @@ package contention
 import (
 	"bytes"
 	"fmt"
-	"net/http"
 	"runtime/pprof"
 	"strings"
 	"sync"
@@ -182,5 +181,3 @@ func leakStatus(header string) string {
 	}
 	return header[i+1 : j]
 }
-
-func serveLeaks(w http.ResponseWriter, _ *http.Request) { writeJSON(w, CheckLeaks()) }

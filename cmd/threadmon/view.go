@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/json"
-	"net/http"
 	"slices"
 	"strconv"
 	"time"
@@ -18,22 +17,13 @@ import (
 // every reader of a path gets the same bytes, so readers cost no memory of
 // their own whatever their number.
 
-// viewPaths are the paths of the merged view.
-var viewPaths = []string{"/targets", "/graph", "/threads", "/primitives", "/deadlocks", "/contention", "/lockorder"}
-
+// view is the merged view: the bodies of the paths it lists (/targets,
+// /graph, /threads, /primitives, /deadlocks, /lockorder and the default
+// /summary), and the most contended, cut to ?n= when served.
 type view struct {
 	at     time.Time
 	bodies map[string][]byte
-}
-
-func (v *view) serve(w http.ResponseWriter, path string) {
-	b := v.bodies[path]
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Length", strconv.Itoa(len(b)))
-	h.Set("Last-Modified", v.at.UTC().Format(http.TimeFormat))
-	_, _ = w.Write(b)
+	top    viewTop
 }
 
 // Each node of the merged view carries its target's id and whether it is
@@ -123,7 +113,7 @@ func (sc *sidecar) publish() {
 	reports := []viewReport{}
 	top := viewTop{ByWait: []viewContended{}, ByCount: []viewContended{}, Idle: []viewContended{}}
 	order := []viewOrder{}
-	for _, t := range sc.list() {
+	for _, t := range sc.watched() {
 		t.mu.Lock()
 		state, snap, reps := t.state, t.snap, t.reports
 		t.mu.Unlock()
@@ -221,8 +211,9 @@ func (sc *sidecar) publish() {
 		v.bodies[path] = graph[spans[i][0]:spans[i][1]:spans[i][1]]
 	}
 	v.bodies["/graph"] = graph
-	v.bodies["/deadlocks"], v.bodies["/contention"], v.bodies["/lockorder"] = marshal(reports), marshal(top), marshal(order)
-	v.bodies["/summary"] = marshal(sc.summary(contention.SummaryOptions{}))
+	v.bodies["/deadlocks"], v.bodies["/lockorder"] = marshal(reports), marshal(order)
+	v.top = top
+	v.bodies["/summary"] = marshal(sc.mergedSummary(contention.SummaryOptions{}))
 	sc.view.Store(v)
 }
 
