@@ -113,12 +113,15 @@ type TargetState struct {
 	Bytes int64 `json:"bytes"`
 }
 
-// snapshot is a target's last good poll; read-only once made.
+// snapshot is a target's last good poll; read-only once made. longWaits
+// and holders are its detector's, nil when it serves none.
 type snapshot struct {
-	graph *contention.Graph
-	top   contention.Top
-	order []*contention.OrderReport
-	bytes int64
+	graph     *contention.Graph
+	top       contention.Top
+	order     []*contention.OrderReport
+	longWaits []*contention.LongWait
+	holders   []*contention.Report
+	bytes     int64
 }
 
 type target struct {
@@ -504,6 +507,18 @@ func (sc *sidecar) fetchSnapshot(ctx context.Context, t *target) (*snapshot, err
 	s.bytes += int64(len(body))
 	if s.order, err = contention.DecodeOrderReports(body, l); err != nil {
 		return nil, fmt.Errorf("/lockorder: not the contention JSON: %w", err)
+	}
+	// A target's detector reports, if it serves them (a target without a
+	// detector, or of an older version, does not): none is no error.
+	if body, err = sc.get(ctx, t, "/longwaits", nil); err == nil {
+		if s.longWaits, err = contention.DecodeLongWaits(body, l); err == nil {
+			s.bytes += int64(len(body))
+		}
+	}
+	if body, err = sc.get(ctx, t, "/holders", nil); err == nil {
+		if s.holders, err = contention.DecodeReports(body, l); err == nil {
+			s.bytes += int64(len(body))
+		}
 	}
 	return s, nil
 }

@@ -1,13 +1,17 @@
 package main
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/google/pprof/profile"
 
@@ -245,7 +249,96 @@ func (sc *sidecar) Stacks(ctx context.Context, ids []string) (any, error) {
 	return out, nil
 }
 
-// Profile is not served: the view keeps no profile of its targets.
-func (sc *sidecar) Profile(context.Context, string) (*profile.Profile, error) {
-	return nil, notServed("/profile")
+// Profile merges the targets' contention profiles of one view, fetched now
+// from every target that is up, opts.workers at a time, each sample labelled
+// target=host:port: what a person asks for, never polled. Targets that fail
+// are left out; none served is a 502 naming why.
+func (sc *sidecar) Profile(ctx context.Context, view string) (*profile.Profile, error) {
+	switch view {
+	case "", contention.ViewWaiters, contention.ViewReleasers, contention.ViewClasses:
+	default:
+		return nil, httpjson.Errorf(http.StatusBadRequest, "view %q: want %s, %s or %s", view,
+			contention.ViewWaiters, contention.ViewReleasers, contention.ViewClasses)
+	}
+	q := url.Values{}
+	if view != "" {
+		q.Set("view", view)
+	}
+	ctx, cancel := context.WithTimeout(ctx, sc.opts.timeout)
+	defer cancel()
+	var (
+		mu   sync.Mutex
+		ps   []*profile.Profile
+		errs []string
+		wg   sync.WaitGroup
+	)
+	sem := make(chan struct{}, sc.opts.workers)
+	for _, t := range sc.watched() {
+		t.mu.Lock()
+		up := t.state.Up
+		t.mu.Unlock()
+		if !up {
+			continue
+		}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			body, err := sc.get(ctx, t, "/profile", q)
+			var p *profile.Profile
+			if err == nil {
+				p, err = parseProfile(body, sc.opts.maxTargetBytes)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, t.shown+": "+err.Error())
+				return
+			}
+			for _, s := range p.Sample {
+				if s.Label == nil {
+					s.Label = map[string][]string{}
+				}
+				s.Label["target"] = []string{t.name}
+			}
+			ps = append(ps, p)
+		})
+	}
+	wg.Wait()
+	if len(ps) == 0 {
+		why := "no target is up"
+		if len(errs) > 0 {
+			why = cut(strings.Join(errs, "; "), maxReason)
+		}
+		return nil, httpjson.Errorf(http.StatusBadGateway, "/profile: no target served one: %s", why)
+	}
+	p, err := profile.Merge(ps)
+	if err != nil {
+		return nil, httpjson.Errorf(http.StatusBadGateway, "/profile: the targets' profiles do not merge: %v", err)
+	}
+	return p, nil
+}
+
+// parseProfile parses a target's profile, gunzipped to at most max bytes
+// first: a small gzip can hold gigabytes.
+func parseProfile(b []byte, max int64) (*profile.Profile, error) {
+	gz := func(b []byte) bool { return len(b) > 1 && b[0] == 0x1f && b[1] == 0x8b }
+	if gz(b) {
+		zr, err := gzip.NewReader(bytes.NewReader(b))
+		if err != nil {
+			return nil, fmt.Errorf("/profile: %w", err)
+		}
+		raw, err := io.ReadAll(io.LimitReader(zr, max+1))
+		if err != nil {
+			return nil, fmt.Errorf("/profile: %w", err)
+		}
+		if int64(len(raw)) > max || gz(raw) {
+			return nil, fmt.Errorf("/profile: larger than %d bytes unzipped", max)
+		}
+		b = raw
+	}
+	p, err := profile.ParseData(b)
+	if err != nil {
+		return nil, fmt.Errorf("/profile: not a pprof profile: %w", err)
+	}
+	return p, nil
 }
