@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/threadmon/threadmon/internal/gdump"
 	"github.com/threadmon/threadmon/threading"
 )
 
@@ -379,8 +380,8 @@ func deliverBlocked(d *Detector, r *Report) {
 // runtime, the standard library and threadmon). ok is false for a
 // goroutine that is not blocked (running, runnable) or not in the dump.
 func parseBlocked(block string) (b Blocked, ok bool) {
-	header, frames, _ := strings.Cut(block, "\n")
-	status := leakStatus(header)
+	_, frames, _ := strings.Cut(block, "\n")
+	status := gdump.Status(block)
 	if status == "" {
 		return b, false
 	}
