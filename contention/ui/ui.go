@@ -55,10 +55,14 @@ func SecurityHeaders(h http.Header) {
 }
 
 // Handler serves the page with contention.Handler under api/: the whole UI
-// of this process, read-only (GET and HEAD).
-func Handler() http.Handler {
+// of this process, read-only (GET and HEAD). To show a Detector's reports,
+// use NewHandler(contention.Local(d)).
+func Handler() http.Handler { return NewHandler(contention.Local(nil)) }
+
+// NewHandler serves the page with contention.NewHandler(src) under api/.
+func NewHandler(src contention.Source) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/api/", http.StripPrefix("/api", contention.Handler()))
+	mux.Handle("/api/", http.StripPrefix("/api", contention.NewHandler(src)))
 	mux.Handle("/", Files())
 	return httpjson.ReadOnly(mux)
 }
