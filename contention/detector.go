@@ -122,12 +122,13 @@ func WithMaxReports(n int) Option { return func(dt *Detector) { dt.maxReports = 
 // Detector looks for deadlocks in the background: a Checker fed a snapshot
 // of this process every interval, and what it confirms delivered.
 type Detector struct {
-	checker    *Checker
+	checker  *Checker
+	interval time.Duration
+	policy   Policy
+	callback func(*Report)
+	longWait time.Duration
+	// maxReports and stacks are the options its Checker takes.
 	maxReports int
-	interval   time.Duration
-	policy     Policy
-	callback   func(*Report)
-	longWait   time.Duration
 	stacks     func(idents []uint64) map[uint64]string
 
 	// mu guards what follows. It is never held while a graph is searched
@@ -160,7 +161,7 @@ func newDetector(opts []Option) *Detector {
 	if d.interval <= 0 {
 		d.interval = 250 * time.Millisecond
 	}
-	d.checker = &Checker{maxReports: d.maxReports, stacks: d.stacks, reported: map[string]*Report{}, pending: map[string]bool{}}
+	d.checker = newChecker(d)
 	return d
 }
 
@@ -692,7 +693,17 @@ type Checker struct {
 // NewChecker returns an empty Checker. Of the options, WithStacks and
 // WithMaxReports apply; a Checker only reports (the threads may be another
 // process's).
-func NewChecker(opts ...Option) *Checker { return newDetector(opts).checker }
+func NewChecker(opts ...Option) *Checker {
+	var cfg Detector // what the options set; the Checker takes its part
+	for _, o := range opts {
+		o(&cfg)
+	}
+	return newChecker(&cfg)
+}
+
+func newChecker(cfg *Detector) *Checker {
+	return &Checker{maxReports: cfg.maxReports, stacks: cfg.stacks, reported: map[string]*Report{}, pending: map[string]bool{}}
+}
 
 // Check looks at the next graph and returns the deadlocks it confirms.
 func (c *Checker) Check(g *Graph) []*Report {
