@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
 	"github.com/threadmon/threadmon/internal/plumb"
 	"github.com/threadmon/threadmon/threading"
 )
@@ -117,26 +119,22 @@ func WithStacks(fn func(idents []uint64) map[uint64]string) Option {
 // a service that deadlocks anew on every poll cannot grow its memory.
 func WithMaxReports(n int) Option { return func(dt *Detector) { dt.maxReports = n } }
 
-// Detector looks for deadlocks in the background.
+// Detector looks for deadlocks in the background: a Checker fed a snapshot
+// of this process every interval, and what it confirms delivered.
 type Detector struct {
+	checker  *Checker
+	interval time.Duration
+	policy   Policy
+	callback func(*Report)
+	longWait time.Duration
+	// maxReports and stacks are the options its Checker takes.
 	maxReports int
-	interval   time.Duration
-	policy     Policy
-	callback   func(*Report)
-	longWait   time.Duration
 	stacks     func(idents []uint64) map[uint64]string
 
 	// mu guards what follows. It is never held while a graph is searched
-	// or a stack dump taken, so readers (Reports, LongWaits) do not wait
-	// on either.
-	mu sync.Mutex
-	// reports are the deadlocks reported, oldest first. reported has the
-	// key (componentKey) of each one still standing at the last check, to
-	// its report (nil while the report is being built); pending the keys
-	// seen once, waiting for confirmation.
-	reports   []*Report
-	reported  map[string]*Report
-	pending   map[string]bool
+	// or a stack dump taken, so readers (LongWaits, HolderReports) do not
+	// wait on either.
+	mu        sync.Mutex
 	longSeen  map[uint64]bool
 	longWaits []*LongWait
 	ended     endedHolders
@@ -154,43 +152,34 @@ type Detector struct {
 	once sync.Once
 }
 
-var (
-	defaultMu  sync.Mutex
-	defaultDet *Detector
-)
-
 func newDetector(opts []Option) *Detector {
-	d := &Detector{interval: 250 * time.Millisecond, longWait: 10 * time.Second, reported: map[string]*Report{},
-		pending: map[string]bool{}, longSeen: map[uint64]bool{}, blockedAfter: time.Second,
-		holderSeen: map[uint64]*holderSeen{}, holderReported: map[string]bool{}}
+	d := &Detector{interval: 250 * time.Millisecond, longWait: 10 * time.Second, longSeen: map[uint64]bool{},
+		blockedAfter: time.Second, holderSeen: map[uint64]*holderSeen{}, holderReported: map[string]bool{}}
 	for _, o := range opts {
 		o(d)
 	}
 	if d.interval <= 0 {
 		d.interval = 250 * time.Millisecond
 	}
+	d.checker = newChecker(d)
 	return d
 }
 
-// Start starts a Detector. The first one started is the default, whose
-// reports Handler serves.
+// Start starts a Detector. Pass it to Local to serve its reports.
 func Start(opts ...Option) *Detector {
 	d := newDetector(opts)
-	d.stop, d.done = make(chan struct{}), make(chan struct{})
-	defaultMu.Lock()
-	if defaultDet == nil {
-		defaultDet = d
+	if d.policy == PolicyBreak {
+		d.checker.confirmed = func(r *Report) {
+			// Before the report is shared. An orphan's waiters are not
+			// broken: ending one wait frees nothing for the others.
+			if r.Kind != KindOrphan {
+				breakCycle(r)
+			}
+		}
 	}
-	defaultMu.Unlock()
+	d.stop, d.done = make(chan struct{}), make(chan struct{})
 	go d.run()
 	return d
-}
-
-// Default is the first running Detector, or nil.
-func Default() *Detector {
-	defaultMu.Lock()
-	defer defaultMu.Unlock()
-	return defaultDet
 }
 
 // Stop stops the detector and waits for its goroutine to end.
@@ -202,35 +191,11 @@ func (d *Detector) Stop() {
 		clear(d.holderSeen)
 		d.mu.Unlock()
 		d.publishBlocked()
-		defaultMu.Lock()
-		if defaultDet == d {
-			defaultDet = nil
-		}
-		defaultMu.Unlock()
 	})
 }
 
 // Reports returns the deadlocks found so far, oldest first.
-func (d *Detector) Reports() []*Report {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return append([]*Report(nil), d.reports...)
-}
-
-// standing returns the reports of the deadlocks still present at the last
-// check, by ID.
-func (d *Detector) standing() []*Report {
-	d.mu.Lock()
-	out := []*Report{}
-	for _, r := range d.reported {
-		if r != nil {
-			out = append(out, r)
-		}
-	}
-	d.mu.Unlock()
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	return out
-}
+func (d *Detector) Reports() []*Report { return d.checker.Reports() }
 
 func (d *Detector) run() {
 	defer close(d.done)
@@ -252,7 +217,7 @@ func (d *Detector) run() {
 func (d *Detector) look() {
 	g := Snapshot()
 	d.ended.mark(g)
-	for _, r := range d.check(g) {
+	for _, r := range d.checker.check(g) {
 		d.deliver(r)
 	}
 	for _, lw := range d.checkLongWaits(g) {
@@ -266,62 +231,67 @@ func (d *Detector) look() {
 // check finds the deadlocked components of g, and returns reports for those
 // already seen, unchanged, by the previous check: a deadlock that breaks in
 // between is never reported, and each deadlock is reported once.
-func (d *Detector) check(g *Graph) []*Report {
+func (c *Checker) check(g *Graph) []*Report {
 	comps := g.Components()
 	keys := make([]string, len(comps))
 	for i := range comps {
 		keys[i] = componentKey(g, &comps[i])
 	}
 	var confirmed []int
-	d.mu.Lock()
+	c.mu.Lock()
 	next := map[string]bool{}
 	present := make(map[string]bool, len(keys))
 	for i, key := range keys {
 		present[key] = true
-		if _, ok := d.reported[key]; ok {
+		if _, ok := c.reported[key]; ok {
 			continue
 		}
-		if d.pending[key] {
-			d.reported[key] = nil // reported below
+		if c.pending[key] {
+			c.reported[key] = nil // reported below
 			confirmed = append(confirmed, i)
 			continue
 		}
 		next[key] = true
 	}
-	d.pending = next
+	c.pending = next
 	// A deadlock that is gone (broken, or its waits timed out) cannot come
 	// back with the same waits: forget it.
-	for key := range d.reported {
+	for key := range c.reported {
 		if !present[key] {
-			delete(d.reported, key)
+			delete(c.reported, key)
 		}
 	}
-	d.mu.Unlock()
+	c.mu.Unlock()
 
 	var out []*Report
 	for _, i := range confirmed {
-		r := d.buildReport(g, &comps[i])
-		if d.policy == PolicyBreak && r.Kind != KindOrphan {
-			// Before the report is shared. An orphan's waiters are not
-			// broken: ending one wait frees nothing for the others.
-			breakCycle(r)
+		r := c.buildReport(g, &comps[i])
+		if c.confirmed != nil {
+			c.confirmed(r)
 		}
 		out = append(out, r)
 	}
 	if len(out) > 0 {
-		d.mu.Lock()
+		c.mu.Lock()
 		for j, r := range out {
-			if _, ok := d.reported[keys[confirmed[j]]]; ok {
-				d.reported[keys[confirmed[j]]] = r
+			if _, ok := c.reported[keys[confirmed[j]]]; ok {
+				c.reported[keys[confirmed[j]]] = r
 			}
-			d.reports = append(d.reports, r)
 		}
-		if n := len(d.reports); d.maxReports > 0 && n > d.maxReports {
-			d.reports = append([]*Report(nil), d.reports[n-d.maxReports:]...)
-		}
-		d.mu.Unlock()
+		c.mu.Unlock()
+		c.keep(out...)
 	}
 	return out
+}
+
+// keep adds reports to those Reports returns, the latest maxReports.
+func (c *Checker) keep(rs ...*Report) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.reports = append(c.reports, rs...)
+	if n := len(c.reports); c.maxReports > 0 && n > c.maxReports {
+		c.reports = append([]*Report(nil), c.reports[n-c.maxReports:]...)
+	}
 }
 
 // LongWait is a wait that lasted past the long-wait threshold.
@@ -396,7 +366,7 @@ func (d *Detector) checkLongWaits(g *Graph) []*LongWait {
 			idents = append(idents, h.Ident)
 		}
 	}
-	stacks := d.stacksOf(g, idents, recentEnough(g, found))
+	stacks := d.checker.stacksOf(g, idents, recentEnough(g, found))
 	var out []*LongWait
 	for _, t := range found {
 		p := g.prims[t.Wait.Primitive]
@@ -457,11 +427,11 @@ func recentEnough(g *Graph, waiting []*Thread) time.Time {
 // stacksOf returns the stacks of the given threads of g: from the WithStacks
 // function, or a goroutine dump begun no earlier than notBefore; for a graph
 // from another process, its threads' Stack fields fill in what is missing.
-func (d *Detector) stacksOf(g *Graph, idents []uint64, notBefore time.Time) map[uint64]string {
+func (c *Checker) stacksOf(g *Graph, idents []uint64, notBefore time.Time) map[uint64]string {
 	var stacks map[uint64]string
 	switch {
-	case d.stacks != nil:
-		stacks = d.stacks(idents)
+	case c.stacks != nil:
+		stacks = c.stacks(idents)
 	case !g.remote:
 		stacks = goroutineStacks(idents, notBefore)
 	}
@@ -605,10 +575,10 @@ func reportID(g *Graph, c *Component, listed []string) string {
 	return id
 }
 
-func (d *Detector) buildReport(g *Graph, c *Component) *Report {
+func (ch *Checker) buildReport(g *Graph, c *Component) *Report {
 	switch c.Kind {
 	case KindSelfDeadlock, KindOrphan:
-		return d.buildStuckReport(g, c)
+		return ch.buildStuckReport(g, c)
 	}
 	listed := reportThreads(c)
 	r := &Report{Kind: KindDeadlock, ID: reportID(g, c, listed), Time: g.Time, ThreadCount: len(c.Threads)}
@@ -637,7 +607,7 @@ func (d *Detector) buildReport(g *Graph, c *Component) *Report {
 		threads[i] = g.threads[id]
 		idents[i] = threads[i].Ident
 	}
-	stacks := d.stacksOf(g, idents, recentEnough(g, threads))
+	stacks := ch.stacksOf(g, idents, recentEnough(g, threads))
 	seenPrim := map[string]bool{}
 	var b strings.Builder
 	b.WriteString("Found one deadlock:\n=============================\n")
@@ -690,37 +660,86 @@ func indent(s string) string {
 
 // CheckNow looks twice, confirm apart, and returns the deadlocks present in
 // both looks. Each call starts afresh, so it takes a goroutine dump for
-// every deadlock it returns; Handler's /deadlocks keeps its own Checker
+// every deadlock it returns; Local's /deadlocks keeps its own Checker
 // instead.
 func CheckNow(confirm time.Duration) []*Report {
-	c := NewChecker()
-	c.Check(Snapshot())
-	time.Sleep(confirm)
-	out := c.Check(Snapshot())
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	return out
+	return NewChecker().confirm(Snapshot, confirm)
 }
 
-// Checker confirms deadlocks in graphs it is handed, as a Detector does in
-// its own process: a deadlocked component is reported when two successive
-// graphs show it with the same threads in the same waits, and once. A
-// sidecar uses one per watched process, on the graphs it polls.
-type Checker struct{ d *Detector }
+// Checker confirms deadlocks in the graphs it is handed: a deadlocked
+// component is reported when two successive graphs show it with the same
+// threads in the same waits, and once. A Detector uses one on snapshots of
+// its process; a sidecar one per watched process, on the graphs it polls.
+type Checker struct {
+	maxReports int
+	stacks     func(idents []uint64) map[uint64]string
+	// confirmed, if set, is called with each new report before it is kept
+	// or returned: a Detector's PolicyBreak breaks the deadlock there.
+	confirmed func(*Report)
+	// flight shares confirm's two looks among concurrent callers.
+	flight singleflight.Group
+
+	// mu guards what follows. It is never held while a graph is searched
+	// or a stack dump taken. reports are the deadlocks reported, oldest
+	// first. reported has the key (componentKey) of each one still
+	// standing at the last check, to its report (nil while the report is
+	// being built); pending the keys seen once, waiting for confirmation.
+	mu       sync.Mutex
+	reports  []*Report
+	reported map[string]*Report
+	pending  map[string]bool
+}
 
 // NewChecker returns an empty Checker. Of the options, WithStacks and
 // WithMaxReports apply; a Checker only reports (the threads may be another
 // process's).
 func NewChecker(opts ...Option) *Checker {
-	d := newDetector(opts)
-	d.policy, d.callback = PolicyReport, nil
-	return &Checker{d: d}
+	var cfg Detector // what the options set; the Checker takes its part
+	for _, o := range opts {
+		o(&cfg)
+	}
+	return newChecker(&cfg)
+}
+
+func newChecker(cfg *Detector) *Checker {
+	return &Checker{maxReports: cfg.maxReports, stacks: cfg.stacks, reported: map[string]*Report{}, pending: map[string]bool{}}
 }
 
 // Check looks at the next graph and returns the deadlocks it confirms.
 func (c *Checker) Check(g *Graph) []*Report {
 	g.index()
-	return c.d.check(g)
+	return c.check(g)
 }
 
-// Reports returns every deadlock confirmed so far.
-func (c *Checker) Reports() []*Report { return c.d.Reports() }
+// Reports returns every deadlock confirmed so far (the latest
+// WithMaxReports), oldest first.
+func (c *Checker) Reports() []*Report {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]*Report(nil), c.reports...)
+}
+
+// confirm looks twice at graphs from snap, gap apart, and returns the
+// deadlocks standing in both, by ID; concurrent callers share the looks.
+// A deadlock is reported, and its stacks dumped, once, when first
+// confirmed; confirm keeps no history (Reports stays empty), only what
+// stands.
+func (c *Checker) confirm(snap func() *Graph, gap time.Duration) []*Report {
+	v, _, _ := c.flight.Do("", func() (any, error) {
+		c.Check(snap())
+		time.Sleep(gap)
+		c.Check(snap())
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.reports = nil
+		out := []*Report{}
+		for _, r := range c.reported {
+			if r != nil {
+				out = append(out, r)
+			}
+		}
+		sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+		return out, nil
+	})
+	return v.([]*Report)
+}

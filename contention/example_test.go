@@ -79,3 +79,12 @@ func ExampleHandler() {
 	mux.Handle("/debug/threading/", http.StripPrefix("/debug/threading", contention.Handler()))
 	_ = http.ListenAndServe("127.0.0.1:6060", mux)
 }
+
+// The JSON API with a Detector's reports (/deadlocks, /longwaits, /holders).
+func ExampleNewHandler() {
+	d := contention.Start()
+	defer d.Stop()
+	mux := http.NewServeMux()
+	mux.Handle("/debug/threading/", http.StripPrefix("/debug/threading", contention.NewHandler(contention.Local(d))))
+	_ = http.ListenAndServe("127.0.0.1:6060", mux)
+}

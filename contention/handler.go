@@ -2,18 +2,16 @@ package contention
 
 import (
 	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
-	"golang.org/x/sync/singleflight"
-
+	"github.com/threadmon/threadmon/internal/httpjson"
 	"github.com/threadmon/threadmon/threading"
 )
 
@@ -30,14 +28,16 @@ import (
 //	/stack       ?id=t123 or ?ident=123 (repeatable, at most 64): the stacks of those threads of the graph,
 //	             a JSON array of {"id", "ident", "name", "stack"} ("" where the dump has none)
 //	/deadlocks   deadlock reports (JSON array of Report; [] when none)
-//	/longwaits   waits to acquire past the default Detector's long-wait threshold (and, with
+//	/longwaits   waits to acquire past the Detector's long-wait threshold (and, with
 //	             WithIdleLongWaits, waits to be notified, their text beginning "info:")
-//	/holders     blocked-holder reports of the default Detector (JSON array of Report, kinds
+//	/holders     blocked-holder reports of the Detector (JSON array of Report, kinds
 //	             holder_blocked and leaked_holder; [] when none)
 //	/lockorder   lock-order inversions (JSON array of OrderReport), when EnableLockOrder is on
 //	/profile     a pprof contention profile (go tool pprof reads it); ?view=waiters (default: where threads blocked, sampled 1 in 8), releasers (where holders released to parked waiters) or classes (where primitives were created)
 //	/contention  the most contended primitives, waits to acquire only: {"by_wait": [...], "by_count": [...]},
 //	             and apart, the most time spent waiting to be notified: "idle"; ?n= (1..1000, default 10)
+//	/leaks       goroutines the goroutineleak profile finds blocked for good (JSON LeakReport)
+//	/targets     the services watched (threadmon's sidecar only; elsewhere 501)
 //
 // The JSON of /summary, /primitive, /thread and /contention is snake_case,
 // durations in seconds. Examples, abridged:
@@ -94,180 +94,112 @@ import (
 // concurrent requests wait for the one in flight, and /stack serves one up to
 // a second old.
 //
-// /deadlocks serves the default Detector's reports (see Start); without one,
-// it looks twice, 100 ms apart (concurrent requests share the looks), and
-// serves the deadlocks confirmed and still standing, each reported, and its
-// stacks dumped, once.
+// Handler serves Local(nil), this process without a Detector; to serve a
+// Detector's reports, use NewHandler(Local(d)).
 //
 //	mux.Handle("/debug/threading/", http.StripPrefix("/debug/threading", contention.Handler()))
-func Handler() http.Handler {
+func Handler() http.Handler { return NewHandler(Local(nil)) }
+
+// listPaths are the paths Source.List serves.
+var listPaths = []string{"/graph", "/threads", "/primitives", "/deadlocks", "/longwaits", "/holders", "/lockorder",
+	"/leaks", "/targets", "/contention"}
+
+// NewHandler serves src at the paths Handler documents, read-only; a path
+// src cannot serve answers with a JSON error, never a bare 404.
+func NewHandler(src Source) http.Handler {
 	mux := http.NewServeMux()
-	confirm := &confirmer{c: NewChecker()}
-	// The wait-time distributions /primitive serves: an observer of the
-	// waits that blocked, attached once per process.
-	histsAttach.Do(func() { threading.AddObserver(hists) })
-	mux.HandleFunc("/threads", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, Snapshot().Threads) })
-	mux.HandleFunc("/primitives", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, Snapshot().Primitives) })
-	mux.HandleFunc("/graph", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, Snapshot()) })
-	mux.HandleFunc("/graph.dot", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/vnd.graphviz; charset=utf-8")
-		_, _ = w.Write([]byte(Snapshot().DOT()))
-	})
-	mux.HandleFunc("/stack", func(w http.ResponseWriter, r *http.Request) {
-		out, err := threadStacks(r.URL.Query()["id"], r.URL.Query()["ident"])
-		var unknown errNoThread
-		if errors.As(err, &unknown) {
-			writeError(w, http.StatusNotFound, err.Error())
-			return
-		} else if err != nil {
-			writeError(w, http.StatusBadRequest, err.Error())
-			return
-		}
-		writeJSON(w, out)
-	})
-	mux.HandleFunc("/deadlocks", func(w http.ResponseWriter, r *http.Request) {
-		var reports []*Report
-		if d := Default(); d != nil {
-			reports = d.Reports()
-		} else {
-			reports = confirm.standing()
-		}
-		if reports == nil {
-			reports = []*Report{}
-		}
-		writeJSON(w, reports)
-	})
-	mux.HandleFunc("/longwaits", func(w http.ResponseWriter, r *http.Request) {
-		lws := []*LongWait{}
-		if d := Default(); d != nil {
-			lws = append(lws, d.LongWaits()...)
-		}
-		writeJSON(w, lws)
-	})
-	mux.HandleFunc("/holders", func(w http.ResponseWriter, r *http.Request) {
-		reps := []*Report{}
-		if d := Default(); d != nil {
-			reps = append(reps, d.HolderReports()...)
-		}
-		writeJSON(w, reps)
-	})
-	mux.HandleFunc("/profile", func(w http.ResponseWriter, r *http.Request) {
-		p, err := ProfileOf(r.URL.Query().Get("view"))
+	serve := func(w http.ResponseWriter, v any, err error) {
 		if err != nil {
-			writeError(w, http.StatusBadRequest, err.Error())
+			httpjson.WriteErr(w, err)
 			return
 		}
+		httpjson.Write(w, v)
+	}
+	for _, path := range listPaths {
+		mux.HandleFunc("GET "+path, func(w http.ResponseWriter, r *http.Request) {
+			n := 10
+			if q := r.URL.Query().Get("n"); q != "" && path == "/contention" {
+				v, err := strconv.Atoi(q)
+				if err != nil || v < 1 || v > 1000 {
+					httpjson.Error(w, http.StatusBadRequest, "n must be an integer from 1 to 1000")
+					return
+				}
+				n = v
+			}
+			v, err := src.List(path, n)
+			serve(w, v, err)
+		})
+	}
+	mux.HandleFunc("GET /graph.dot", func(w http.ResponseWriter, r *http.Request) {
+		g, err := src.Graph()
+		if err != nil {
+			httpjson.WriteErr(w, err)
+			return
+		}
+		w.Header().Set("Content-Type", "text/vnd.graphviz; charset=utf-8")
+		_, _ = w.Write([]byte(g.DOT()))
+	})
+	mux.HandleFunc("GET /stack", func(w http.ResponseWriter, r *http.Request) {
+		ids, err := stackIDs(r.URL.Query())
+		if err != nil {
+			httpjson.Error(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		v, err := src.Stacks(r.Context(), ids)
+		serve(w, v, err)
+	})
+	mux.HandleFunc("GET /summary", func(w http.ResponseWriter, r *http.Request) {
+		o, err := summaryOptionsOf(r.URL.Query())
+		if err != nil {
+			httpjson.Error(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		var v any
+		if key := r.URL.Query().Get("group"); key != "" {
+			v, err = src.Group(key, o.SummaryOptions, o.offset, o.limit)
+		} else {
+			v, err = src.Summary(o.SummaryOptions)
+		}
+		serve(w, v, err)
+	})
+	mux.HandleFunc("GET /primitive", func(w http.ResponseWriter, r *http.Request) {
+		v, err := src.Primitive(r.URL.Query().Get("id"), r.URL.Query().Get("sites") == "1")
+		serve(w, v, err)
+	})
+	mux.HandleFunc("GET /thread", func(w http.ResponseWriter, r *http.Request) {
+		v, err := src.Thread(r.URL.Query().Get("id"))
+		serve(w, v, err)
+	})
+	mux.HandleFunc("GET /profile", func(w http.ResponseWriter, r *http.Request) {
+		p, err := src.Profile(r.Context(), r.URL.Query().Get("view"))
 		var buf bytes.Buffer
-		if err := p.Write(&buf); err != nil {
-			writeError(w, http.StatusInternalServerError, "profile: "+err.Error())
+		if err == nil {
+			if err = p.Write(&buf); err != nil {
+				err = fmt.Errorf("profile: %w", err)
+			}
+		}
+		if err != nil {
+			httpjson.WriteErr(w, err)
 			return
 		}
 		w.Header().Set("Content-Type", "application/octet-stream")
 		w.Header().Set("Content-Disposition", `attachment; filename="contention.pb.gz"`)
 		_, _ = w.Write(buf.Bytes())
 	})
-	mux.HandleFunc("/leaks", serveLeaks)
-	mux.HandleFunc("/lockorder", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, LockOrderReports()) })
-	mux.HandleFunc("/summary", func(w http.ResponseWriter, r *http.Request) {
-		o, err := summaryOptionsOf(r.URL.Query())
-		if err != nil {
-			writeError(w, http.StatusBadRequest, err.Error())
-			return
-		}
-		g := Snapshot()
-		history.sample(g.Time)
-		if key := r.URL.Query().Get("group"); key != "" {
-			grp := g.Group(key, o.SummaryOptions, o.offset, o.limit)
-			if grp == nil {
-				writeError(w, http.StatusNotFound, "no group "+strconv.Quote(key))
-				return
-			}
-			writeJSON(w, grp)
-			return
-		}
-		writeJSON(w, Summarize(g, o.SummaryOptions))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		httpjson.Error(w, http.StatusNotFound, "no such path: "+r.URL.Path)
 	})
-	mux.HandleFunc("/primitive", func(w http.ResponseWriter, r *http.Request) {
-		id := r.URL.Query().Get("id")
-		g := Snapshot()
-		history.sample(g.Time)
-		v := primitiveView(g, id, r.URL.Query().Get("sites") == "1")
-		if v == nil {
-			writeError(w, http.StatusNotFound, "no primitive "+strconv.Quote(id)+" in the graph")
-			return
-		}
-		writeJSON(w, v)
-	})
-	mux.HandleFunc("/thread", func(w http.ResponseWriter, r *http.Request) {
-		id := r.URL.Query().Get("id")
-		v := ThreadViewOf(Snapshot(), id)
-		if v == nil {
-			writeError(w, http.StatusNotFound, "no thread "+strconv.Quote(id)+" in the graph")
-			return
-		}
-		writeJSON(w, v)
-	})
-	mux.HandleFunc("/contention", func(w http.ResponseWriter, r *http.Request) {
-		n := 10
-		if q := r.URL.Query().Get("n"); q != "" {
-			v, err := strconv.Atoi(q)
-			if err != nil || v < 1 || v > 1000 {
-				writeError(w, http.StatusBadRequest, "n must be an integer from 1 to 1000")
-				return
-			}
-			n = v
-		}
-		writeJSON(w, TopContended(n))
-	})
-	return readOnly(mux)
-}
-
-// confirmer is what /deadlocks serves without a Detector: a Checker of its
-// own, fed two looks 100 ms apart per request, the looks shared by
-// concurrent requests. As it remembers what it reported, a standing
-// deadlock is confirmed, and its stacks dumped, once, not on every poll.
-type confirmer struct {
-	group singleflight.Group
-	c     *Checker
-}
-
-func (f *confirmer) standing() []*Report {
-	v, _, _ := f.group.Do("", func() (any, error) {
-		f.c.Check(Snapshot())
-		time.Sleep(100 * time.Millisecond)
-		f.c.Check(Snapshot())
-		d := f.c.d
-		d.mu.Lock()
-		d.reports = nil // only the standing ones are served
-		d.mu.Unlock()
-		return d.standing(), nil
-	})
-	return v.([]*Report)
-}
-
-// ThreadStack is a thread's stack, as /stack serves it.
-type ThreadStack struct {
-	ID    string `json:"id"`
-	Ident uint64 `json:"ident"`
-	Name  string `json:"name"`
-	// Stack is the thread's block of a goroutine dump, "" when the dump
-	// has none (the goroutine ended).
-	Stack string `json:"stack"`
+	return httpjson.ReadOnly(mux)
 }
 
 // maxStacks caps the threads one /stack request asks for.
 const maxStacks = 64
 
-type errNoThread string
-
-func (e errNoThread) Error() string { return fmt.Sprintf("no thread %q in the graph", string(e)) }
-
-// threadStacks returns the stacks of the threads named by node id ("t123")
-// or ident, from a goroutine dump at most a second old, shared with
-// concurrent callers. Only threads of the wait-for graph (threads, and
-// goroutines that hold a primitive) are served; at most 64 per call.
-func threadStacks(ids, idents []string) ([]ThreadStack, error) {
-	for _, s := range idents {
+// stackIDs are the threads /stack asks for, by node id: id=t123 as is,
+// ident=123 as t123.
+func stackIDs(q url.Values) ([]string, error) {
+	ids := append([]string(nil), q["id"]...)
+	for _, s := range q["ident"] {
 		n, err := strconv.ParseUint(s, 10, 64)
 		if err != nil {
 			return nil, fmt.Errorf("ident %q: want a goroutine id", s)
@@ -277,29 +209,7 @@ func threadStacks(ids, idents []string) ([]ThreadStack, error) {
 	if len(ids) == 0 || len(ids) > maxStacks {
 		return nil, fmt.Errorf("give from 1 to %d threads, as id=t123 or ident=123", maxStacks)
 	}
-	g := Snapshot()
-	out := make([]ThreadStack, 0, len(ids))
-	// A dump up to dumpTTL old will do, if it began after the threads'
-	// waits did and holds every one of them.
-	notBefore := g.Time.Add(-dumpTTL)
-	for _, id := range ids {
-		t := g.Thread(id)
-		if t == nil {
-			return nil, errNoThread(id)
-		}
-		out = append(out, ThreadStack{ID: t.ID, Ident: t.Ident, Name: t.Name})
-		if t.Wait != nil && t.Wait.Since.After(notBefore) {
-			notBefore = t.Wait.Since
-		}
-	}
-	d := sharedDump(notBefore)
-	for i := range out {
-		if out[i].Stack = d.stack(out[i].Ident); out[i].Stack == "" && d.at.Before(g.Time) {
-			d = sharedDump(g.Time) // a goroutine younger than the dump
-			out[i].Stack = d.stack(out[i].Ident)
-		}
-	}
-	return out, nil
+	return ids, nil
 }
 
 // Contended is one class of primitives (a name, or a creation site) and its
@@ -374,37 +284,6 @@ func TopContended(n int) Top {
 		ByCount: top(all, func(a, b Contended) bool { return a.Contentions > b.Contentions }),
 		Idle:    top(idle, byWait),
 	}
-}
-
-// readOnly allows GET and HEAD only, and answers unknown paths with a JSON
-// error.
-func readOnly(mux *http.ServeMux) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			w.Header().Set("Allow", "GET, HEAD")
-			writeError(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed: this API is read-only")
-			return
-		}
-		if _, pattern := mux.Handler(r); pattern == "" {
-			writeError(w, http.StatusNotFound, "no such path: "+r.URL.Path)
-			return
-		}
-		mux.ServeHTTP(w, r)
-	})
-}
-
-func writeJSON(w http.ResponseWriter, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
-}
-
-func writeError(w http.ResponseWriter, code int, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(map[string]string{"error": msg})
 }
 
 // Serve serves Handler on addr (default "127.0.0.1:0", loopback), in one

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/threadmon/threadmon/internal/gdump"
 	"github.com/threadmon/threadmon/threading"
 )
 
@@ -367,12 +368,7 @@ func deliverBlocked(d *Detector, r *Report) {
 			r.Threads[0].Name, r.Primitives[0], r.Threads[1].Name, r.Blocked.Op, r.Blocked.Site),
 		Detail: r.Text, Duration: r.Time.Sub(r.Threads[0].Since)})
 	if r.Kind == KindLeakedHolder {
-		d.mu.Lock()
-		d.reports = append(d.reports, r)
-		if n := len(d.reports); d.maxReports > 0 && n > d.maxReports {
-			d.reports = append([]*Report(nil), d.reports[n-d.maxReports:]...)
-		}
-		d.mu.Unlock()
+		d.checker.keep(r)
 		if d.callback != nil {
 			d.callback(r)
 		}
@@ -384,8 +380,8 @@ func deliverBlocked(d *Detector, r *Report) {
 // runtime, the standard library and threadmon). ok is false for a
 // goroutine that is not blocked (running, runnable) or not in the dump.
 func parseBlocked(block string) (b Blocked, ok bool) {
-	header, frames, _ := strings.Cut(block, "\n")
-	status := leakStatus(header)
+	_, frames, _ := strings.Cut(block, "\n")
+	status := gdump.Status(block)
 	if status == "" {
 		return b, false
 	}

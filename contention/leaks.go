@@ -3,7 +3,6 @@ package contention
 import (
 	"bytes"
 	"fmt"
-	"net/http"
 	"runtime/pprof"
 	"strings"
 	"sync"
@@ -156,8 +155,7 @@ func checkLeaks() *LeakReport {
 	dump := buf.Bytes()
 	gdump.Blocks(dump, func(id uint64, start, end int) {
 		block := string(dump[start:end])
-		header, _, _ := strings.Cut(block, "\n")
-		status := leakStatus(header)
+		status := gdump.Status(block)
 		if !strings.Contains(status, "(leaked)") {
 			return
 		}
@@ -172,15 +170,3 @@ func checkLeaks() *LeakReport {
 	})
 	return r
 }
-
-// leakStatus is what is between the brackets of "goroutine 12 [status]:".
-func leakStatus(header string) string {
-	i := strings.IndexByte(header, '[')
-	j := strings.LastIndexByte(header, ']')
-	if i < 0 || j < i {
-		return ""
-	}
-	return header[i+1 : j]
-}
-
-func serveLeaks(w http.ResponseWriter, _ *http.Request) { writeJSON(w, CheckLeaks()) }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -47,6 +48,9 @@ func TestProfile(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
+	// A class's creation stack is kept while one of its primitives lives:
+	// l, until the profile is taken.
+	runtime.KeepAlive(l)
 	p, err := profile.Parse(bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)

@@ -9,7 +9,7 @@ import (
 // buildStuckReport builds the report of a self-deadlock (one thread waiting
 // on what it holds itself) or of an orphan (threads waiting on what a thread
 // that has ended holds): the same shape as a deadlock's, with its own Kind.
-func (d *Detector) buildStuckReport(g *Graph, c *Component) *Report {
+func (ch *Checker) buildStuckReport(g *Graph, c *Component) *Report {
 	listed := c.Threads
 	if len(listed) > maxReportThreads {
 		listed = listed[:maxReportThreads]
@@ -21,7 +21,7 @@ func (d *Detector) buildStuckReport(g *Graph, c *Component) *Report {
 		threads[i] = g.threads[id]
 		idents[i] = threads[i].Ident
 	}
-	stacks := d.stacksOf(g, idents, recentEnough(g, threads))
+	stacks := ch.stacksOf(g, idents, recentEnough(g, threads))
 	var ended []*Thread
 	for _, id := range c.EndedHolders {
 		ended = append(ended, g.threads[id])

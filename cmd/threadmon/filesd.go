@@ -225,7 +225,7 @@ func (upCollector) Describe(chan<- *prometheus.Desc) {}
 
 func (c upCollector) Collect(ch chan<- prometheus.Metric) {
 	emitted := map[string]bool{} // two targets on one host:port (other paths) with the same labels: the first
-	for _, t := range c.sc.list() {
+	for _, t := range c.sc.watched() {
 		t.mu.Lock()
 		up, labels := t.state.Up, t.labels
 		t.mu.Unlock()

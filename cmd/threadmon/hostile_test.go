@@ -105,7 +105,8 @@ func memPeak(t *testing.T) func() uint64 {
 }
 
 // apiPaths are the merged view's paths: each must answer within 2 s.
-var apiPaths = []string{"/api/targets", "/api/graph", "/api/threads", "/api/primitives", "/api/deadlocks", "/api/contention?n=8", "/api/lockorder"}
+var apiPaths = []string{"/api/targets", "/api/graph", "/api/threads", "/api/primitives", "/api/deadlocks", "/api/contention?n=8",
+	"/api/lockorder", "/api/longwaits", "/api/holders", "/api/summary"}
 
 // checkServing checks that every /api/* path answers 200 within 2 s.
 func checkServing(t *testing.T, base string) {

@@ -166,7 +166,7 @@ func serveUntil(ctx context.Context, opts serverOptions, ln net.Listener) error 
 		defer srv.close()
 		what := "demo"
 		if srv.sidecar != nil {
-			what = fmt.Sprintf("watching %d target(s)", len(srv.sidecar.list()))
+			what = fmt.Sprintf("watching %d target(s)", len(srv.sidecar.watched()))
 			done := make(chan struct{})
 			go func() { srv.sidecar.run(ctx); close(done) }()
 			defer func() {

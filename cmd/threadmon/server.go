@@ -2,7 +2,6 @@ package main
 
 import (
 	"crypto/subtle"
-	"encoding/json"
 	"net"
 	"net/http"
 	"net/http/pprof"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/threadmon/threadmon/contention"
 	"github.com/threadmon/threadmon/contention/ui"
+	"github.com/threadmon/threadmon/internal/httpjson"
 	"github.com/threadmon/threadmon/metrics"
 )
 
@@ -68,7 +68,7 @@ func newServer(opts serverOptions) (*server, error) {
 		seen.Inc()
 		opts.log.Error("deadlock", zap.String("id", r.ID), zap.Strings("primitives", r.Primitives), zap.String("report", r.Text))
 	}))
-	api := contention.Handler()
+	api := contention.NewHandler(contention.Local(s.detector))
 	if len(opts.sidecar.targets) > 0 || len(opts.sidecar.fileSD) > 0 {
 		sc, err := newSidecar(opts.sidecar, s.reg, seen, opts.log)
 		if err != nil {
@@ -76,7 +76,7 @@ func newServer(opts serverOptions) (*server, error) {
 			return nil, err
 		}
 		s.sidecar = sc
-		api = sc.handler()
+		api = contention.NewHandler(sc)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/api/", http.StripPrefix("/api", api))
@@ -102,23 +102,20 @@ func newServer(opts serverOptions) (*server, error) {
 // its own script.
 func (s *server) harden(next http.Handler) http.Handler {
 	token := []byte(s.opts.token)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		ui.SecurityHeaders(h)
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			h.Set("Allow", "GET, HEAD")
-			jsonError(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed: threadmon is read-only")
-			return
-		}
+	guarded := httpjson.ReadOnly(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if len(token) > 0 && r.URL.Path != "/healthz" && !ui.IsFile(r.URL.Path) {
 			got, ok := bearerToken(r.Header.Get("Authorization"))
 			if !ok || subtle.ConstantTimeCompare([]byte(got), token) != 1 {
-				h.Set("WWW-Authenticate", `Bearer realm="threadmon"`)
-				jsonError(w, http.StatusUnauthorized, "a valid bearer token is required")
+				w.Header().Set("WWW-Authenticate", `Bearer realm="threadmon"`)
+				httpjson.Error(w, http.StatusUnauthorized, "a valid bearer token is required")
 				return
 			}
 		}
 		next.ServeHTTP(&cappedWriter{ResponseWriter: w, left: s.opts.maxResponse, log: s.opts.log, path: r.URL.Path}, r)
+	}))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ui.SecurityHeaders(w.Header())
+		guarded.ServeHTTP(w, r)
 	})
 }
 
@@ -178,16 +175,4 @@ func (s *server) close() {
 	if s.sidecar != nil {
 		s.sidecar.client.CloseIdleConnections()
 	}
-}
-
-func jsonError(w http.ResponseWriter, code int, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(map[string]string{"error": msg})
-}
-
-func writeJSON(w http.ResponseWriter, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	_ = json.NewEncoder(w).Encode(v)
 }

@@ -113,12 +113,15 @@ type TargetState struct {
 	Bytes int64 `json:"bytes"`
 }
 
-// snapshot is a target's last good poll; read-only once made.
+// snapshot is a target's last good poll; read-only once made. longWaits
+// and holders are its detector's, nil when it serves none.
 type snapshot struct {
-	graph *contention.Graph
-	top   contention.Top
-	order []*contention.OrderReport
-	bytes int64
+	graph     *contention.Graph
+	top       contention.Top
+	order     []*contention.OrderReport
+	longWaits []*contention.LongWait
+	holders   []*contention.Report
+	bytes     int64
 }
 
 type target struct {
@@ -271,7 +274,7 @@ func (sc *sidecar) setTargets(static, found []*target) {
 		t.id = sc.nextID
 		sc.nextID++
 		t.checker = contention.NewChecker(contention.WithMaxReports(maxReportsPerTarget),
-			contention.WithStacks(func(idents []uint64) map[uint64]string { return sc.stacks(t.pollCtx, t, idents) }))
+			contention.WithStacks(func(idents []uint64) map[uint64]string { return sc.fetchStacks(t.pollCtx, t, idents) }))
 		t.state = TargetState{ID: t.id, Name: t.name, URL: t.shown, Labels: t.labels, Source: t.source, Reason: "not polled yet"}
 		next = append(next, t)
 	}
@@ -311,7 +314,7 @@ func (sc *sidecar) refreshSD(force bool) {
 	sc.setTargets(static, found)
 }
 
-func (sc *sidecar) list() []*target {
+func (sc *sidecar) watched() []*target {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	return slices.Clone(sc.targets)
@@ -365,7 +368,7 @@ func (sc *sidecar) safely(what string, fn func()) {
 
 // pollAll polls every target once, at most opts.workers at a time.
 func (sc *sidecar) pollAll(ctx context.Context) {
-	targets := sc.list()
+	targets := sc.watched()
 	jobs := make(chan *target)
 	var wg sync.WaitGroup
 	for range min(sc.opts.workers, len(targets)) {
@@ -505,6 +508,18 @@ func (sc *sidecar) fetchSnapshot(ctx context.Context, t *target) (*snapshot, err
 	if s.order, err = contention.DecodeOrderReports(body, l); err != nil {
 		return nil, fmt.Errorf("/lockorder: not the contention JSON: %w", err)
 	}
+	// A target's detector reports, if it serves them (a target without a
+	// detector, or of an older version, does not): none is no error.
+	if body, err = sc.get(ctx, t, "/longwaits", nil); err == nil {
+		if s.longWaits, err = contention.DecodeLongWaits(body, l); err == nil {
+			s.bytes += int64(len(body))
+		}
+	}
+	if body, err = sc.get(ctx, t, "/holders", nil); err == nil {
+		if s.holders, err = contention.DecodeReports(body, l); err == nil {
+			s.bytes += int64(len(body))
+		}
+	}
 	return s, nil
 }
 
@@ -558,10 +573,10 @@ func (sc *sidecar) get(ctx context.Context, t *target, path string, q url.Values
 	return body, nil
 }
 
-// stacks fetches the stacks of the given goroutines from a target's /stack,
+// fetchStacks fetches the stacks of the given goroutines from a target's /stack,
 // at most 64 at a time, each cut to maxStackBytes; a target that cannot
 // serve them gives none.
-func (sc *sidecar) stacks(ctx context.Context, t *target, idents []uint64) map[uint64]string {
+func (sc *sidecar) fetchStacks(ctx context.Context, t *target, idents []uint64) map[uint64]string {
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -594,66 +609,4 @@ func cut(s string, n int) string {
 		return s
 	}
 	return s[:n] + "\n... (cut)"
-}
-
-// stack serves /stack?id=I:t123 in the merged view: the stack of one thread,
-// fetched from target I.
-func (sc *sidecar) stack(w http.ResponseWriter, r *http.Request) {
-	ids := r.URL.Query()["id"]
-	if len(ids) != 1 {
-		jsonError(w, http.StatusBadRequest, "give one thread as id=0:t123 (ids as in /graph)")
-		return
-	}
-	pre, id, ok := strings.Cut(ids[0], ":")
-	i, err := strconv.Atoi(pre)
-	var t *target
-	if ok && err == nil {
-		t = sc.byID(i)
-	}
-	if t == nil || id == "" {
-		jsonError(w, http.StatusNotFound, "no thread "+strconv.Quote(ids[0]))
-		return
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), sc.opts.timeout)
-	defer cancel()
-	body, err := sc.get(ctx, t, "/stack", url.Values{"id": {id}})
-	var got []contention.ThreadStack
-	if err == nil {
-		if got, err = contention.DecodeStacks(body, sc.opts.limits); err != nil {
-			err = fmt.Errorf("/stack: not the contention JSON: %w", err)
-		}
-	}
-	if err != nil {
-		code := http.StatusBadGateway
-		if strings.HasSuffix(err.Error(), "HTTP 404") { // the thread has ended
-			code = http.StatusNotFound
-		}
-		jsonError(w, code, t.shown+": "+err.Error())
-		return
-	}
-	for j := range got {
-		got[j].ID, got[j].Name = pre+":"+got[j].ID, t.name+"/"+got[j].Name
-	}
-	writeJSON(w, got)
-}
-
-// handler serves the merged view under /api/ in sidecar mode: the bytes of
-// the view published after the last round of polls, the same to every
-// reader.
-func (sc *sidecar) handler() http.Handler {
-	mux := http.NewServeMux()
-	for _, p := range viewPaths {
-		mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) { sc.view.Load().serve(w, p) })
-	}
-	mux.HandleFunc("/stack", sc.stack)
-	mux.HandleFunc("/summary", sc.serveSummary)
-	mux.HandleFunc("/primitive", sc.servePrimitive)
-	mux.HandleFunc("/thread", sc.serveThread)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, pattern := mux.Handler(r); pattern == "" {
-			jsonError(w, http.StatusNotFound, "no such path in sidecar mode: "+r.URL.Path)
-			return
-		}
-		mux.ServeHTTP(w, r)
-	})
 }

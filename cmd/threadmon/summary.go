@@ -2,7 +2,6 @@ package main
 
 import (
 	"cmp"
-	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,7 +19,7 @@ func prefixRef(pre, name string, r *contention.ThreadRef) {
 	r.ID, r.Name = pre+r.ID, name+r.Name
 }
 
-func (sc *sidecar) summary(o contention.SummaryOptions) *contention.Summary {
+func (sc *sidecar) mergedSummary(o contention.SummaryOptions) *contention.Summary {
 	out := &contention.Summary{Query: o.Query, Groups: []contention.ThreadGroup{}, Primitives: []contention.SummaryPrimitive{},
 		Threads: []contention.SummaryThread{}, Deadlocked: []contention.Component{}}
 	sel := map[int][]string{}
@@ -39,7 +38,7 @@ func (sc *sidecar) summary(o contention.SummaryOptions) *contention.Summary {
 	if maxPrims <= 0 {
 		maxPrims = 100
 	}
-	for _, t := range sc.list() {
+	for _, t := range sc.watched() {
 		t.mu.Lock()
 		snap, stale := t.snap, t.state.Stale
 		t.mu.Unlock()
@@ -133,134 +132,4 @@ func (sc *sidecar) summary(o contention.SummaryOptions) *contention.Summary {
 		out.Primitives = out.Primitives[:maxPrims]
 	}
 	return out
-}
-
-// targetOf splits a merged id ("3:p12") into its target and the target's
-// own id.
-func (sc *sidecar) targetOf(id string) (*target, *snapshot, string, string) {
-	pre, rest, ok := strings.Cut(id, ":")
-	i, err := strconv.Atoi(pre)
-	if !ok || err != nil || rest == "" {
-		return nil, nil, "", ""
-	}
-	t := sc.byID(i)
-	if t == nil {
-		return nil, nil, "", ""
-	}
-	t.mu.Lock()
-	snap := t.snap
-	t.mu.Unlock()
-	if snap == nil {
-		return nil, nil, "", ""
-	}
-	return t, snap, pre + ":", rest
-}
-
-// serveSummary serves /summary in sidecar mode (see contention.Handler).
-func (sc *sidecar) serveSummary(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	if key := q.Get("group"); key != "" {
-		t, snap, pre, own := sc.targetOf(key)
-		var grp *contention.ThreadGroup
-		if t != nil {
-			off, _ := strconv.Atoi(q.Get("offset"))
-			lim, _ := strconv.Atoi(q.Get("limit"))
-			if lim <= 0 {
-				lim = 200
-			}
-			grp = snap.graph.Group(own, contention.SummaryOptions{Query: q.Get("q")}, off, lim)
-		}
-		if grp == nil {
-			jsonError(w, http.StatusNotFound, "no group "+strconv.Quote(key))
-			return
-		}
-		name := t.name + "/"
-		grp.Key, grp.Target = pre+grp.Key, t.id
-		if grp.Primitive != "" {
-			grp.Primitive, grp.PrimitiveLabel = pre+grp.Primitive, name+grp.PrimitiveLabel
-		}
-		for i := range grp.Holders {
-			prefixRef(pre, name, &grp.Holders[i])
-		}
-		for i := range grp.Threads {
-			prefixRef(pre, name, &grp.Threads[i])
-		}
-		writeJSON(w, grp)
-		return
-	}
-	if q.Get("q") == "" && len(q["thread"]) == 0 && q.Get("groups") == "" && q.Get("group_threads") == "" {
-		sc.view.Load().serve(w, "/summary")
-		return
-	}
-	o := contention.SummaryOptions{Query: q.Get("q"), Selected: q["thread"]}
-	o.Groups, _ = strconv.Atoi(q.Get("groups"))
-	o.GroupThreads, _ = strconv.Atoi(q.Get("group_threads"))
-	if len(o.Query) > 200 || len(o.Selected) > 64 {
-		jsonError(w, http.StatusBadRequest, "q: at most 200 characters; at most 64 thread= ids")
-		return
-	}
-	writeJSON(w, sc.summary(o))
-}
-
-// servePrimitive serves /primitive?id=3:p12 in sidecar mode, from the
-// target's last good snapshot (the wait-time distribution and the recent
-// rates live in the target: open its own page for them).
-func (sc *sidecar) servePrimitive(w http.ResponseWriter, r *http.Request) {
-	id := r.URL.Query().Get("id")
-	t, snap, pre, own := sc.targetOf(id)
-	var v *contention.PrimitiveView
-	if t != nil {
-		v = contention.PrimitiveViewOf(snap.graph, own)
-	}
-	if v == nil {
-		jsonError(w, http.StatusNotFound, "no primitive "+strconv.Quote(id))
-		return
-	}
-	name := t.name + "/"
-	p := &v.Primitive
-	p.ID, p.Label, p.Holders, p.Target = pre+p.ID, name+p.Label, prefixAll(pre, p.Holders), t.id
-	for i := range v.Holders {
-		prefixRef(pre, name, &v.Holders[i])
-	}
-	for i := range v.Waiters {
-		for j := range v.Waiters[i].Threads {
-			prefixRef(pre, name, &v.Waiters[i].Threads[j])
-		}
-	}
-	writeJSON(w, v)
-}
-
-// serveThread serves /thread?id=3:t12 in sidecar mode.
-func (sc *sidecar) serveThread(w http.ResponseWriter, r *http.Request) {
-	id := r.URL.Query().Get("id")
-	t, snap, pre, own := sc.targetOf(id)
-	var v *contention.ThreadView
-	if t != nil {
-		v = contention.ThreadViewOf(snap.graph, own)
-	}
-	if v == nil {
-		jsonError(w, http.StatusNotFound, "no thread "+strconv.Quote(id))
-		return
-	}
-	name := t.name + "/"
-	th := &v.Thread
-	th.ID, th.Name, th.Holds, th.Target = pre+th.ID, name+th.Name, prefixAll(pre, th.Holds), t.id
-	if th.Wait != nil {
-		wt := *th.Wait
-		wt.Primitive = pre + wt.Primitive
-		th.Wait = &wt
-	}
-	fix := func(p *contention.SummaryPrimitive) {
-		p.ID, p.Label, p.Holders, p.Target = pre+p.ID, name+p.Label, prefixAll(pre, p.Holders), t.id
-	}
-	for i := range v.Holds {
-		fix(&v.Holds[i])
-	}
-	if v.WaitsOn != nil {
-		fix(v.WaitsOn)
-	}
-	for i := range v.Holders {
-		prefixRef(pre, name, &v.Holders[i])
-	}
-	writeJSON(w, v)
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/json"
-	"net/http"
 	"slices"
 	"strconv"
 	"time"
@@ -18,22 +17,14 @@ import (
 // every reader of a path gets the same bytes, so readers cost no memory of
 // their own whatever their number.
 
-// viewPaths are the paths of the merged view.
-var viewPaths = []string{"/targets", "/graph", "/threads", "/primitives", "/deadlocks", "/contention", "/lockorder"}
-
+// view is the merged view: the bodies of the paths it lists (/targets,
+// /graph, /threads, /primitives, /deadlocks, /longwaits, /holders,
+// /lockorder and the default /summary), and the most contended, cut to ?n=
+// when served.
 type view struct {
 	at     time.Time
 	bodies map[string][]byte
-}
-
-func (v *view) serve(w http.ResponseWriter, path string) {
-	b := v.bodies[path]
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Length", strconv.Itoa(len(b)))
-	h.Set("Last-Modified", v.at.UTC().Format(http.TimeFormat))
-	_, _ = w.Write(b)
+	top    viewTop
 }
 
 // Each node of the merged view carries its target's id and whether it is
@@ -51,6 +42,11 @@ type (
 	}
 	viewReport struct {
 		contention.Report
+		Target int  `json:"target"`
+		Stale  bool `json:"stale,omitempty"`
+	}
+	viewLongWait struct {
+		contention.LongWait
 		Target int  `json:"target"`
 		Stale  bool `json:"stale,omitempty"`
 	}
@@ -120,10 +116,10 @@ func (sc *sidecar) publish() {
 	states := []TargetState{}
 	threads, prims := newJSONList(hint("/threads")), newJSONList(hint("/primitives"))
 	edges, deadlocked := newJSONList(hint("/graph")-hint("/threads")-hint("/primitives")), newJSONList(0)
-	reports := []viewReport{}
+	reports, holders, longWaits := []viewReport{}, []viewReport{}, []viewLongWait{}
 	top := viewTop{ByWait: []viewContended{}, ByCount: []viewContended{}, Idle: []viewContended{}}
 	order := []viewOrder{}
-	for _, t := range sc.list() {
+	for _, t := range sc.watched() {
 		t.mu.Lock()
 		state, snap, reps := t.state, t.snap, t.reports
 		t.mu.Unlock()
@@ -157,13 +153,24 @@ func (sc *sidecar) publish() {
 			c.Threads, c.Primitives, c.Cycle = prefixAll(pre, c.Threads), prefixAll(pre, c.Primitives), prefixAll(pre, c.Cycle)
 			deadlocked.add(&c)
 		}
-		for _, r := range reps {
+		prefixReport := func(r *contention.Report) viewReport {
 			c := viewReport{Report: *r, Target: t.id, Stale: stale}
 			c.Threads = slices.Clone(r.Threads)
 			for j := range c.Threads {
 				c.Threads[j].Name = name + c.Threads[j].Name
 			}
-			reports = append(reports, c)
+			return c
+		}
+		for _, r := range reps {
+			reports = append(reports, prefixReport(r))
+		}
+		for _, r := range snap.holders {
+			holders = append(holders, prefixReport(r))
+		}
+		for _, w := range snap.longWaits {
+			c := viewLongWait{LongWait: *w, Target: t.id, Stale: stale}
+			c.Thread, c.Holders = name+w.Thread, prefixAll(name, w.Holders)
+			longWaits = append(longWaits, c)
 		}
 		for _, c := range snap.top.ByWait {
 			c.Label = name + c.Label
@@ -221,8 +228,10 @@ func (sc *sidecar) publish() {
 		v.bodies[path] = graph[spans[i][0]:spans[i][1]:spans[i][1]]
 	}
 	v.bodies["/graph"] = graph
-	v.bodies["/deadlocks"], v.bodies["/contention"], v.bodies["/lockorder"] = marshal(reports), marshal(top), marshal(order)
-	v.bodies["/summary"] = marshal(sc.summary(contention.SummaryOptions{}))
+	v.bodies["/deadlocks"], v.bodies["/lockorder"] = marshal(reports), marshal(order)
+	v.bodies["/longwaits"], v.bodies["/holders"] = marshal(longWaits), marshal(holders)
+	v.top = top
+	v.bodies["/summary"] = marshal(sc.mergedSummary(contention.SummaryOptions{}))
 	sc.view.Store(v)
 }
 

@@ -13,11 +13,11 @@ package ui
 
 import (
 	"embed"
-	"encoding/json"
 	"io/fs"
 	"net/http"
 
 	"github.com/threadmon/threadmon/contention"
+	"github.com/threadmon/threadmon/internal/httpjson"
 )
 
 //go:embed static
@@ -37,7 +37,7 @@ func Files() http.Handler {
 	static := http.FileServer(http.FS(sub))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !IsFile(r.URL.Path) {
-			jsonError(w, http.StatusNotFound, "no such path: "+r.URL.Path)
+			httpjson.Error(w, http.StatusNotFound, "no such path: "+r.URL.Path)
 			return
 		}
 		SecurityHeaders(w.Header())
@@ -55,23 +55,14 @@ func SecurityHeaders(h http.Header) {
 }
 
 // Handler serves the page with contention.Handler under api/: the whole UI
-// of this process, read-only (GET and HEAD).
-func Handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle("/api/", http.StripPrefix("/api", contention.Handler()))
-	mux.Handle("/", Files())
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			w.Header().Set("Allow", "GET, HEAD")
-			jsonError(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed: read-only")
-			return
-		}
-		mux.ServeHTTP(w, r)
-	})
-}
+// of this process, read-only (GET and HEAD). To show a Detector's reports,
+// use NewHandler(contention.Local(d)).
+func Handler() http.Handler { return NewHandler(contention.Local(nil)) }
 
-func jsonError(w http.ResponseWriter, code int, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(map[string]string{"error": msg})
+// NewHandler serves the page with contention.NewHandler(src) under api/.
+func NewHandler(src contention.Source) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/api/", http.StripPrefix("/api", contention.NewHandler(src)))
+	mux.Handle("/", Files())
+	return httpjson.ReadOnly(mux)
 }

@@ -6,6 +6,7 @@ package gdump
 import (
 	"bytes"
 	"strconv"
+	"strings"
 )
 
 var prefix = []byte("goroutine ")
@@ -20,6 +21,19 @@ func Header(b []byte) (uint64, bool) {
 	num, _, _ := bytes.Cut(rest, []byte(" "))
 	id, err := strconv.ParseUint(string(num), 10, 64)
 	return id, err == nil && id != 0
+}
+
+// Status returns what is between the brackets of a block's header line,
+// "goroutine 12 [chan receive, 3 minutes]:": "chan receive, 3 minutes", or
+// "" when the header has none.
+func Status(block string) string {
+	header, _, _ := strings.Cut(block, "\n")
+	i := strings.IndexByte(header, '[')
+	j := strings.LastIndexByte(header, ']')
+	if i < 0 || j < i {
+		return ""
+	}
+	return header[i+1 : j]
 }
 
 // Blocks calls fn with the id and the byte range [start, end) of each

@@ -37,3 +37,16 @@ func TestBlocksOfARealDump(t *testing.T) {
 		t.Fatalf("%d blocks for %d goroutines", seen, runtime.NumGoroutine())
 	}
 }
+
+func TestStatus(t *testing.T) {
+	for in, want := range map[string]string{
+		"goroutine 7 [chan receive, 3 minutes]:\nmain.f()\n": "chan receive, 3 minutes",
+		"goroutine 8 [select (leaked)]:":                     "select (leaked)",
+		"goroutine 9 running":                                "",
+		"":                                                   "",
+	} {
+		if got := Status(in); got != want {
+			t.Errorf("Status(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
