@@ -3,7 +3,9 @@
 // whom, and whether the waiting has closed into a deadlock.
 //
 // Snapshot returns the wait-for graph; a Detector finds deadlocks in it and
-// reports each one once; Handler serves both as JSON (and DOT) over HTTP.
+// reports each one once; NewHandler serves a Source over HTTP as JSON (and
+// DOT): Local(d) is this process with detector d's reports, and Handler is
+// NewHandler(Local(nil)).
 package contention
 
 import (
