@@ -457,7 +457,7 @@ func deliverLongWait(lw *LongWait) {
 	if th := threading.LookupThread(lw.Ident); th != nil {
 		threads = append(threads, th)
 	}
-	threading.Publish(&threading.Report{Kind: threading.ReportLongWait, Time: lw.Time, Threads: threads,
+	plumb.Publish(&threading.Report{Kind: threading.ReportLongWait, Time: lw.Time, Threads: threads,
 		Summary: fmt.Sprintf("threading: long wait: %s waits on %s", lw.Thread, lw.WaitsOn), Detail: lw.Text,
 		Duration: time.Duration(lw.Seconds * float64(time.Second))})
 }
@@ -484,7 +484,7 @@ func (d *Detector) deliver(r *Report) {
 	case KindOrphan:
 		kind, what = threading.ReportOrphan, "orphaned"
 	}
-	threading.Publish(&threading.Report{
+	plumb.Publish(&threading.Report{
 		Kind: kind, Time: r.Time, Threads: threads,
 		Summary: "threading: " + what + ": " + strings.Join(r.Primitives, ", "), Detail: r.Text, Duration: longest,
 	})

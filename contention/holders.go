@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/threadmon/threadmon/internal/gdump"
+	"github.com/threadmon/threadmon/internal/plumb"
 	"github.com/threadmon/threadmon/threading"
 )
 
@@ -363,7 +364,7 @@ func deliverBlocked(d *Detector, r *Report) {
 	if r.Kind == KindLeakedHolder {
 		kind, what = threading.ReportDeadlock, "leaked holder"
 	}
-	threading.Publish(&threading.Report{Kind: kind, Time: r.Time, Threads: threads,
+	plumb.Publish(&threading.Report{Kind: kind, Time: r.Time, Threads: threads,
 		Summary: fmt.Sprintf("threading: %s: %s waits on %s, held by %s, blocked on %s at %s", what,
 			r.Threads[0].Name, r.Primitives[0], r.Threads[1].Name, r.Blocked.Op, r.Blocked.Site),
 		Detail: r.Text, Duration: r.Time.Sub(r.Threads[0].Since)})

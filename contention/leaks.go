@@ -83,7 +83,7 @@ func CheckLeaks() *LeakReport {
 	report := newLeaksReport(r)
 	leaks.mu.Unlock()
 	if report != nil {
-		threading.Publish(report) // outside the lock: observers may ask again
+		plumb.Publish(report) // outside the lock: observers may ask again
 	}
 	return r
 }

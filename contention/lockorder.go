@@ -316,7 +316,7 @@ func (lo *lockOrder) edge(from, to *plumb.Class, t uint8, g uint64) {
 	}
 	lo.mu.Unlock()
 	if r != nil {
-		threading.Publish(&threading.Report{Kind: threading.ReportLockOrder, Time: r.Time,
+		plumb.Publish(&threading.Report{Kind: threading.ReportLockOrder, Time: r.Time,
 			Summary: "threading: lock order inversion: " + strings.Join(r.Cycle, " -> "), Detail: r.Text})
 		if lo.callback != nil {
 			lo.callback(r)

@@ -18,6 +18,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"go.uber.org/goleak"
 
+	"github.com/threadmon/threadmon/internal/plumb"
 	"github.com/threadmon/threadmon/threading"
 )
 
@@ -106,8 +107,8 @@ func TestFamilies(t *testing.T) {
 		_ = th.Start()
 		_ = th.Join()
 	}
-	threading.Publish(&threading.Report{Kind: threading.ReportDeadlock, Summary: "test deadlock"})
-	threading.Publish(&threading.Report{Kind: threading.ReportLockOrder, Summary: "test order"})
+	plumb.Publish(&threading.Report{Kind: threading.ReportDeadlock, Summary: "test deadlock"})
+	plumb.Publish(&threading.Report{Kind: threading.ReportLockOrder, Summary: "test order"})
 
 	lbl := map[string]string{"kind": "Lock", "name": name}
 	for fam, want := range map[string]float64{

@@ -191,7 +191,7 @@ func TestMisuseAndReportLogs(t *testing.T) {
 		!strings.Contains(fmt.Sprint(f["error"]), "release unlocked lock") {
 		t.Fatalf("fields %v", f)
 	}
-	Publish(&Report{Kind: ReportLongWait, Summary: "long wait", Primitives: []Primitive{l}, Threads: []*Thread{CurrentThread()}, Duration: 3e9})
+	publish(&Report{Kind: ReportLongWait, Summary: "long wait", Primitives: []Primitive{l}, Threads: []*Thread{CurrentThread()}, Duration: 3e9})
 	r := logs.FilterMessage("long wait").All()
 	if len(r) != 1 || r[0].Level != slog.LevelError || r[0].ContextMap()["kind"] != "long_wait" || r[0].ContextMap()["duration"] == nil {
 		t.Fatalf("%v", logs.All())

@@ -351,7 +351,7 @@ func describe(kind Kind, x *atomic.Pointer[ext]) string {
 // format has the thread's name as %[1]s and p as %[2]s.
 func selfDeadlock(p Primitive, g uint64, format string) {
 	t := threadForGoid(g)
-	Publish(&Report{
+	publish(&Report{
 		Kind:       ReportSelfDeadlock,
 		Threads:    []*Thread{t},
 		Primitives: []Primitive{p},

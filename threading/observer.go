@@ -92,7 +92,7 @@ func (k ReportKind) String() string {
 
 // Report is a finding about the program's locking: a deadlock, a lock-order
 // inversion, or a smell. Package threading makes the smells it can see on its
-// own; package contention makes the rest and publishes them with Publish.
+// own; package contention makes the rest.
 type Report struct {
 	Kind       ReportKind
 	Time       time.Time
@@ -193,9 +193,9 @@ func callObserver(o Observer, fn func(Observer)) {
 	fn(o)
 }
 
-// Publish delivers a report to the logger and to every observer. Package
-// contention uses it for deadlocks and lock-order reports.
-func Publish(r *Report) {
+// publish delivers a report to the logger and to every observer; package
+// contention's reports come through plumb.Publish.
+func publish(r *Report) {
 	if r.Time.IsZero() {
 		r.Time = time.Now()
 	}

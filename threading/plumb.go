@@ -15,6 +15,7 @@ func init() {
 		return ok && wi.drain
 	}
 	plumb.EndedThread = endedThread
+	plumb.Publish = func(r any) { publish(r.(*Report)) }
 	plumb.Holders = func(p any) []uint64 {
 		if p, ok := p.(Primitive); ok {
 			return p.holders()

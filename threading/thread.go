@@ -242,7 +242,7 @@ func (t *Thread) finish(g uint64, err error, panicked bool) {
 		for i, p := range held {
 			names[i] = p.String()
 		}
-		Publish(&Report{Kind: ReportHeldAtExit, Threads: []*Thread{t}, Primitives: held,
+		publish(&Report{Kind: ReportHeldAtExit, Threads: []*Thread{t}, Primitives: held,
 			Summary: fmt.Sprintf("threading: %s ended holding %s", t.Name(), strings.Join(names, ", "))})
 	}
 	recordEnded(g, t.Name(), time.Now())

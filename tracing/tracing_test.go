@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.uber.org/goleak"
 
+	"github.com/threadmon/threadmon/internal/plumb"
 	"github.com/threadmon/threadmon/threading"
 )
 
@@ -155,7 +156,7 @@ func TestThreadSpansAndReports(t *testing.T) {
 	for ev.Stats().Waiters == 0 {
 		time.Sleep(time.Millisecond)
 	}
-	threading.Publish(&threading.Report{Kind: threading.ReportDeadlock, Summary: "Found one deadlock", Threads: []*threading.Thread{th}, Detail: "dump"})
+	plumb.Publish(&threading.Report{Kind: threading.ReportDeadlock, Summary: "Found one deadlock", Threads: []*threading.Thread{th}, Detail: "dump"})
 	ev.Set()
 	_ = th.Join()
 	ts := spansNamed(exp, "threading.Thread")

@@ -67,6 +67,9 @@ var (
 	// owner of a lock, an RWLock's writer or the readers it names, the
 	// running threads of a WaitGroup or Group, a running Thread itself.
 	Holders func(p any) []uint64
+	// Publish delivers r, a *threading.Report, to the package's logger and
+	// every observer.
+	Publish func(r any)
 	// SetLockTracker installs t (nil removes it).
 	SetLockTracker func(t LockTracker)
 	// WaiterStacks and ReleaserStacks return the stack tables wait-stack sampling

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/threadmon/threadmon/internal/plumb"
 	"github.com/threadmon/threadmon/threading"
 	"github.com/threadmon/threadmon/threading/zaplog"
 	"go.uber.org/goleak"
@@ -42,7 +43,7 @@ func TestMisuseReportExcept(t *testing.T) {
 		t.Fatalf("fields %v", f)
 	}
 
-	threading.Publish(&threading.Report{Kind: threading.ReportLongWait, Summary: "long wait",
+	plumb.Publish(&threading.Report{Kind: threading.ReportLongWait, Summary: "long wait",
 		Primitives: []threading.Primitive{l}, Threads: []*threading.Thread{threading.CurrentThread()}, Duration: 3e9})
 	r := logs.FilterMessage("long wait").All()
 	if len(r) != 1 || r[0].Level != zapcore.ErrorLevel || r[0].ContextMap()["kind"] != "long_wait" || r[0].ContextMap()["duration"] == nil {
