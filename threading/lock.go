@@ -36,8 +36,7 @@ func (l *Lock) Acquire() {
 		defer raceAcquire(unsafe.Pointer(l))
 	}
 	g := curGoid()
-	if l.m.state.CompareAndSwap(0, g<<ownerShift|mLocked) {
-		l.m.acq.inc()
+	if l.m.lockFast(g) {
 		if extra.Load() != 0 {
 			l.acquired(g)
 		}
@@ -77,7 +76,7 @@ func (l *Lock) TryAcquire() (ok bool) {
 		defer func() { raceAcquireIf(ok, unsafe.Pointer(l)) }()
 	}
 	g := curGoid()
-	if l.m.tryLock(g) {
+	if l.m.tryLock(g, KindLock) {
 		if extra.Load() != 0 {
 			l.acquired(g)
 		}
@@ -108,10 +107,10 @@ func (l *Lock) acquire(d deadline, wk WaitKind) (ok bool, err error) {
 		defer func() { raceAcquireIf(ok, unsafe.Pointer(l)) }()
 	}
 	g := curGoid()
-	if l.m.state.CompareAndSwap(0, g<<ownerShift|mLocked) {
-		l.m.acq.inc()
-	} else if ok, err := l.m.lockSlow(l, KindLock, wk, g, d); !ok {
-		return false, err
+	if !l.m.lockFast(g) {
+		if ok, err := l.m.lockSlow(l, KindLock, wk, g, d); !ok {
+			return false, err
+		}
 	}
 	if extra.Load() != 0 {
 		l.acquired(g)
@@ -126,9 +125,10 @@ func (l *Lock) Release() error {
 		raceRelease(unsafe.Pointer(l))
 	}
 	// The common case: the acquirer releases, nobody waits, no sampling.
-	// Guessing the state saves a load of a contended cache line.
-	if extra.Load() == 0 && l.m.state.CompareAndSwap(curGoid()<<ownerShift|mLocked, 0) {
-		return nil
+	if extra.Load() == 0 {
+		if s := l.m.state.Load(); s&^cntMask == curGoid()<<ownerShift|mLocked && l.m.state.CompareAndSwap(s, s&cntMask) {
+			return nil
+		}
 	}
 	return l.releaseSlow()
 }
@@ -219,7 +219,7 @@ func (l *Lock) acquireRestore(int) {
 		defer raceAcquire(unsafe.Pointer(l))
 	}
 	g := curGoid()
-	if !l.m.tryLock(g) {
+	if !l.m.tryLock(g, KindLock) {
 		l.m.lockSlow(l, KindLock, WaitReacquire, g, forever)
 	}
 	if extra.Load() != 0 {

@@ -9,16 +9,27 @@ import (
 )
 
 // mutexCore is the machinery shared by Lock and RLock (and the write side of
-// RWLock): a state word, an acquisition counter, and a slow-path extension.
+// RWLock): a state word and a slow-path extension, 16 bytes in all.
 //
 // The state word packs everything the fast path needs into one CAS:
 //
-//	bit 0      locked
-//	bit 1      waiters: the ext's queue is not empty (set and cleared only
-//	           with ext.mu held, and only while the lock is locked, so a
-//	           release that sees it clear may simply store 0)
-//	bit 2      starving (see below; set only with waiters, while locked)
-//	bits 3..63 the holder's goroutine id (0 while unlocked)
+//	bits 0..11  acquisitions, modulo 2^12 (see below)
+//	bit 12      locked
+//	bit 13      waiters: the ext's queue is not empty (set and cleared only
+//	            with ext.mu held, and only while the lock is locked, so a
+//	            release that sees it clear may simply clear the rest)
+//	bit 14      starving (see below; set only with waiters, while locked)
+//	bits 15..63 the holder's goroutine id (0 while unlocked), modulo 2^49:
+//	            ids wrap only after a process has started 2^49 goroutines
+//	            (17 years at a million a second)
+//
+// The acquisition count rides in the word the acquiring CAS writes anyway,
+// so counting costs no instruction and no cache line of its own. The fast
+// path takes the lock only while the count is below its maximum; the
+// acquisition that finds it full goes the slow way (tryLock, once every
+// 4096), and under ext.mu sets the count back to 0 and adds 2^12 to ext.acq.
+// stats reads the count and ext.acq under ext.mu too, so it never sees a
+// carry half done, and a lock's ext exists from its first carry on.
 //
 // Normally acquisition is barging, as in sync.Mutex's normal mode: a woken
 // waiter competes with newcomers and, if it loses, goes back to the front of
@@ -39,15 +50,16 @@ import (
 // copy that reaches the slow path panics, as a copied sync.Cond does.
 type mutexCore struct {
 	state atomic.Uint64
-	acq   holderCount // written only by the holder
 	x     atomic.Pointer[ext]
 }
 
 const (
-	mLocked    = 1
-	mWaiters   = 2
-	mStarving  = 4
-	ownerShift = 3
+	cntBits    = 12
+	cntMask    = 1<<cntBits - 1
+	mLocked    = 1 << cntBits
+	mWaiters   = 2 << cntBits
+	mStarving  = 4 << cntBits
+	ownerShift = cntBits + 3
 	spinTries  = 4
 
 	// starveAfter is how long a waiter waits before the lock switches to
@@ -61,6 +73,23 @@ var canSpin = runtime.NumCPU() > 1
 
 func ownerOf(s uint64) uint64 { return s >> ownerShift }
 
+// counted is s with one more acquisition counted, and what the count
+// carries into ext.acq when it was full (only with ext.mu held: see
+// mutexCore).
+func counted(s uint64) (ns, carry uint64) {
+	if s&cntMask == cntMask {
+		return s &^ cntMask, cntMask + 1
+	}
+	return s + 1, 0
+}
+
+// lockFast is the fast path: it takes the lock for g if it is free, nobody
+// waits and the count will not carry. One load and one CAS, on one word.
+func (m *mutexCore) lockFast(g uint64) bool {
+	s := m.state.Load()
+	return s < cntMask && m.state.CompareAndSwap(s, s+1|g<<ownerShift|mLocked)
+}
+
 // registrant is implemented by every primitive type so that the slow path
 // can put it in the registry the first time it is waited on.
 type registrant interface {
@@ -69,7 +98,7 @@ type registrant interface {
 }
 
 // tryLock takes the lock for g if it is free, without blocking.
-func (m *mutexCore) tryLock(g uint64) bool {
+func (m *mutexCore) tryLock(g uint64, kind Kind) bool {
 	if raceEnabled {
 		// A failed attempt is no synchronisation (as with sync.Mutex's
 		// TryLock); a successful one is annotated by the caller.
@@ -81,16 +110,56 @@ func (m *mutexCore) tryLock(g uint64) bool {
 		if s&mLocked != 0 {
 			return false
 		}
-		if m.state.CompareAndSwap(s, s|g<<ownerShift|mLocked) {
-			m.acq.inc()
+		if s&cntMask == cntMask {
+			return m.tryLockCarry(g, kind)
+		}
+		if m.state.CompareAndSwap(s, s+1|g<<ownerShift|mLocked) {
 			return true
+		}
+	}
+}
+
+// tryLockCarry is tryLock when the count is full: under ext.mu, so that the
+// count's carry into ext.acq is atomic to stats. The ext is not claimed as
+// this mutexCore's (a copy shares only the count of its original's).
+func (m *mutexCore) tryLockCarry(g uint64, kind Kind) bool {
+	e := getExt(&m.x, kind)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for {
+		s := m.state.Load()
+		if s&mLocked != 0 {
+			return false
+		}
+		ns, carry := counted(s)
+		if m.state.CompareAndSwap(s, ns|g<<ownerShift|mLocked) {
+			e.acq.Add(carry)
+			return true
+		}
+	}
+}
+
+// uncount takes back the acquisition the holder has just counted (for
+// RWLock.TryLock, which gives the write lock back when readers hold it).
+func (m *mutexCore) uncount(kind Kind) {
+	for {
+		s := m.state.Load()
+		if s&cntMask == 0 { // that acquisition carried the count
+			e := getExt(&m.x, kind)
+			e.mu.Lock()
+			e.acq.Add(^uint64(0))
+			e.mu.Unlock()
+			return
+		}
+		if m.state.CompareAndSwap(s, s-1) {
+			return
 		}
 	}
 }
 
 // lockSlow spins briefly, then parks until the lock is taken or d passes.
 func (m *mutexCore) lockSlow(p registrant, kind Kind, wk WaitKind, g uint64, d deadline) (bool, error) {
-	if m.tryLock(g) {
+	if m.tryLock(g, kind) {
 		return true, nil
 	}
 	if d.tryOnly() {
@@ -104,7 +173,7 @@ func (m *mutexCore) lockSlow(p registrant, kind Kind, wk WaitKind, g uint64, d d
 		// holder is likely to release within a few hundred cycles.
 		for i := 0; i < spinTries; i++ {
 			procyield(30)
-			if m.state.Load()&mLocked == 0 && m.tryLock(g) {
+			if m.state.Load()&mLocked == 0 && m.tryLock(g, kind) {
 				return true, nil
 			}
 		}
@@ -147,10 +216,7 @@ func (m *mutexCore) lockSlow(p registrant, kind Kind, wk WaitKind, g uint64, d d
 			// Dequeued by a release (or the breaker) just as the deadline
 			// passed: its wake is in the channel.
 			r = <-w.ch
-			if r == wakeHandoff || r == wakeGranted && m.tryLock(g) {
-				if r == wakeHandoff {
-					m.acq.inc()
-				}
+			if r == wakeHandoff || r == wakeGranted && m.tryLock(g, kind) {
 				rec.end(OutcomeAcquired)
 				return true, nil
 			}
@@ -165,8 +231,7 @@ func (m *mutexCore) lockSlow(p registrant, kind Kind, wk WaitKind, g uint64, d d
 			rec.end(OutcomeDeadlock)
 			return false, ErrDeadlock
 		}
-		if r == wakeHandoff { // the releaser made this waiter the holder
-			m.acq.inc()
+		if r == wakeHandoff { // the releaser made this waiter the holder, and counted it
 			rec.end(OutcomeAcquired)
 			return true, nil
 		}
@@ -191,8 +256,11 @@ func (m *mutexCore) enqueueLocked(e *ext, w *waiter, g uint64, front, starve boo
 	for {
 		s := m.state.Load()
 		if s&mLocked == 0 {
-			if m.state.CompareAndSwap(s, s|g<<ownerShift|mLocked) {
-				m.acq.inc()
+			ns, carry := counted(s)
+			if m.state.CompareAndSwap(s, ns|g<<ownerShift|mLocked) {
+				if carry != 0 {
+					e.acq.Add(carry)
+				}
 				return 0, true
 			}
 			continue
@@ -237,7 +305,7 @@ func (m *mutexCore) own(e *ext) *ext {
 // unlock releases the lock whoever holds it; false if it was not locked.
 func (m *mutexCore) unlock() bool {
 	s := m.state.Load()
-	if s&(mLocked|mWaiters) == mLocked && m.state.CompareAndSwap(s, 0) {
+	if s&(mLocked|mWaiters) == mLocked && m.state.CompareAndSwap(s, s&cntMask) {
 		return true
 	}
 	return m.unlockSlow()
@@ -250,7 +318,7 @@ func (m *mutexCore) unlockSlow() bool {
 			return false
 		}
 		if s&mWaiters == 0 {
-			if m.state.CompareAndSwap(s, 0) {
+			if m.state.CompareAndSwap(s, s&cntMask) {
 				return true
 			}
 			continue
@@ -263,11 +331,12 @@ func (m *mutexCore) unlockSlow() bool {
 			return false
 		}
 		w := e.q.popFront()
-		var ns uint64
+		ns, carry := s&cntMask, uint64(0)
 		wake := wakeGranted
 		if w != nil && s&mStarving != 0 {
 			// Starving: the first waiter becomes the holder at once.
-			ns = w.g<<ownerShift | mLocked
+			ns, carry = counted(ns)
+			ns |= w.g<<ownerShift | mLocked
 			if e.q.n > 0 {
 				ns |= mWaiters
 				if nanotime()-w.since > starveAfter {
@@ -276,7 +345,7 @@ func (m *mutexCore) unlockSlow() bool {
 			}
 			wake = wakeHandoff
 		} else if e.q.n > 0 {
-			ns = mWaiters
+			ns |= mWaiters
 		}
 		if !m.state.CompareAndSwap(s, ns) {
 			if w != nil {
@@ -284,6 +353,9 @@ func (m *mutexCore) unlockSlow() bool {
 			}
 			e.mu.Unlock()
 			continue
+		}
+		if carry != 0 {
+			e.acq.Add(carry)
 		}
 		e.mu.Unlock()
 		if w != nil {
@@ -301,12 +373,18 @@ func (m *mutexCore) holders() []uint64 {
 	return nil
 }
 
+// stats reads the count and ext.acq together, under ext.mu (see
+// mutexCore). Without an ext nothing has carried yet: a carry stores the
+// ext before it changes the state word.
 func (m *mutexCore) stats() Stats {
-	s := Stats{Acquisitions: m.acq.load()}
+	st := Stats{Acquisitions: m.state.Load() & cntMask}
 	if e := m.x.Load(); e != nil {
-		e.slowStats(&s)
+		e.mu.Lock()
+		st.Acquisitions = e.acq.Load() + m.state.Load()&cntMask
+		e.mu.Unlock()
+		e.slowStats(&st)
 	}
-	return s
+	return st
 }
 
 func extName(x *atomic.Pointer[ext]) string {

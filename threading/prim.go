@@ -142,6 +142,15 @@ type ext struct {
 	// mu guards q, the FIFO of parked waiters.
 	mu sync.Mutex
 	q  waitQueue
+
+	// acq counts the acquisitions a lock's inline counters carried over
+	// (mutexCore's count, with mu held; an RWLock's holder slots), and the
+	// read acquisitions no slot counted.
+	acq atomic.Uint64
+
+	// rw holds an RWLock's hand-offs to its readers and its writer, made
+	// on first use: only a contended RWLock needs them.
+	rw atomic.Pointer[rwSemas]
 }
 
 func newExt(kind Kind, name string) *ext {
