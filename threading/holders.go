@@ -44,8 +44,18 @@ const (
 // slotAcq is where acquisitions not counted in a slot go.
 func slotAcq(x *atomic.Pointer[ext]) *atomic.Uint64 { return &getExt(x, KindRWLock).acq }
 
-// addFirst records an acquisition by g, the only reader.
+// addFirst records an acquisition by g, the only reader. Small enough to
+// inline into RLock; the rare cases are in addFirstSlow.
 func (h *holderSlots) addFirst(g uint64, x *atomic.Pointer[ext]) {
+	v := h.s[0].Load()
+	if g >= 1<<(64-slotCountBits) || v&slotCountMask == slotCountMask {
+		h.addFirstSlow(g, x)
+		return
+	}
+	slotStore(&h.s[0], g<<slotCountBits|(v&slotCountMask+1))
+}
+
+func (h *holderSlots) addFirstSlow(g uint64, x *atomic.Pointer[ext]) {
 	if g >= 1<<(64-slotCountBits) {
 		h.addOver(x)
 		return
@@ -90,12 +100,17 @@ func (h *holderSlots) addOver(x *atomic.Pointer[ext]) {
 	h.over.Add(1)
 }
 
-// remove records a release by g.
+// remove records a release by g. Small enough to inline into RUnlock for
+// the first reader; the others are in removeSlow.
 func (h *holderSlots) remove(g uint64) {
 	if v := h.s[0].Load(); v>>slotCountBits == g {
 		slotStore(&h.s[0], v&slotCountMask)
 		return
 	}
+	h.removeSlow(g)
+}
+
+func (h *holderSlots) removeSlow(g uint64) {
 	for i := 1; i < len(h.s); i++ {
 		v := h.s[i].Load()
 		if v>>slotCountBits == g && h.s[i].CompareAndSwap(v, v&slotCountMask) {

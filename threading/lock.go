@@ -125,8 +125,14 @@ func (l *Lock) Release() error {
 		raceRelease(unsafe.Pointer(l))
 	}
 	// The common case: the acquirer releases, nobody waits, no sampling.
+	// With an ext the word's count is 0 (see mutexCore): guessing the
+	// state saves a load of a contended cache line, and its latency.
 	if extra.Load() == 0 {
-		if s := l.m.state.Load(); s&^cntMask == curGoid()<<ownerShift|mLocked && l.m.state.CompareAndSwap(s, s&cntMask) {
+		if l.m.x.Load() != nil {
+			if l.m.state.CompareAndSwap(curGoid()<<ownerShift|mLocked, 0) {
+				return nil
+			}
+		} else if s := l.m.state.Load(); s&^cntMask == curGoid()<<ownerShift|mLocked && l.m.state.CompareAndSwap(s, s&cntMask) {
 			return nil
 		}
 	}

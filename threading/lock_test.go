@@ -380,6 +380,23 @@ func TestAcquisitionsCarry(t *testing.T) {
 	if a := l.Stats().Acquisitions; a != n {
 		t.Fatalf("%d acquisitions, want %d", a, n)
 	}
+	// A zero Lock that counted in its word gets its ext on its first wait.
+	var z Lock
+	for i := 0; i < 10; i++ {
+		z.Lock()
+		z.Unlock()
+	}
+	z.Lock()
+	done := make(chan struct{})
+	go func() { z.Lock(); z.Unlock(); close(done) }()
+	for z.Stats().Waiters == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	z.Unlock()
+	<-done
+	if a := z.Stats().Acquisitions; a != 12 {
+		t.Fatalf("after a wait: %d acquisitions, want 12", a)
+	}
 	var r RLock
 	for i := 0; i < n; i++ {
 		r.Acquire()

@@ -23,13 +23,19 @@ import (
 //	            ids wrap only after a process has started 2^49 goroutines
 //	            (17 years at a million a second)
 //
-// The acquisition count rides in the word the acquiring CAS writes anyway,
-// so counting costs no instruction and no cache line of its own. The fast
-// path takes the lock only while the count is below its maximum; the
-// acquisition that finds it full goes the slow way (tryLock, once every
-// 4096), and under ext.mu sets the count back to 0 and adds 2^12 to ext.acq.
-// stats reads the count and ext.acq under ext.mu too, so it never sees a
-// carry half done, and a lock's ext exists from its first carry on.
+// Acquisitions are counted in one of two places. Once the lock has an ext
+// (a constructor, a first wait, or the 4096th acquisition made one), the
+// holder counts in ext.cnt, a counter only the holder writes, and the fast
+// path is a CAS from 0, as sync.Mutex's: the CAS does not wait for a load
+// of the word (a load after the previous release's locked instruction would
+// add its latency to every acquisition). Until then, the count rides in the
+// state word's low bits, in the acquiring CAS, which must then load the
+// word first. Slow-path acquisitions with an ext move what the word counted
+// into ext.cnt (drain), under ext.mu; so does the acquisition that finds
+// the word's count full, which makes the ext. stats reads both places
+// under ext.mu, so a drain is never seen half done, and sums them: an
+// acquirer that saw no ext just before one was made may still count in the
+// word, and a later slow-path acquisition drains it.
 //
 // Normally acquisition is barging, as in sync.Mutex's normal mode: a woken
 // waiter competes with newcomers and, if it loses, goes back to the front of
@@ -73,19 +79,17 @@ var canSpin = runtime.NumCPU() > 1
 
 func ownerOf(s uint64) uint64 { return s >> ownerShift }
 
-// counted is s with one more acquisition counted, and what the count
-// carries into ext.acq when it was full (only with ext.mu held: see
-// mutexCore).
-func counted(s uint64) (ns, carry uint64) {
-	if s&cntMask == cntMask {
-		return s &^ cntMask, cntMask + 1
-	}
-	return s + 1, 0
-}
-
-// lockFast is the fast path: it takes the lock for g if it is free, nobody
-// waits and the count will not carry. One load and one CAS, on one word.
+// lockFast is the fast path: it takes the lock for g if it is free and
+// nobody waits. With an ext, one CAS from 0 and the holder's count; without,
+// a load and a CAS that also counts (if the count is not full).
 func (m *mutexCore) lockFast(g uint64) bool {
+	if e := m.x.Load(); e != nil {
+		if m.state.CompareAndSwap(0, g<<ownerShift|mLocked) {
+			e.cnt.inc()
+			return true
+		}
+		return false
+	}
 	s := m.state.Load()
 	return s < cntMask && m.state.CompareAndSwap(s, s+1|g<<ownerShift|mLocked)
 }
@@ -110,19 +114,27 @@ func (m *mutexCore) tryLock(g uint64, kind Kind) bool {
 		if s&mLocked != 0 {
 			return false
 		}
-		if s&cntMask == cntMask {
-			return m.tryLockCarry(g, kind)
+		e := m.x.Load()
+		if e == nil && s&cntMask != cntMask {
+			if m.state.CompareAndSwap(s, s+1|g<<ownerShift|mLocked) {
+				return true
+			}
+			continue
 		}
-		if m.state.CompareAndSwap(s, s+1|g<<ownerShift|mLocked) {
+		if s&cntMask != 0 { // an ext with a count in the word to drain, or a full count
+			return m.tryLockDrain(g, kind)
+		}
+		if m.state.CompareAndSwap(s, s|g<<ownerShift|mLocked) {
+			e.cnt.inc()
 			return true
 		}
 	}
 }
 
-// tryLockCarry is tryLock when the count is full: under ext.mu, so that the
-// count's carry into ext.acq is atomic to stats. The ext is not claimed as
-// this mutexCore's (a copy shares only the count of its original's).
-func (m *mutexCore) tryLockCarry(g uint64, kind Kind) bool {
+// tryLockDrain is tryLock when the word's count must move to ext.cnt (see
+// mutexCore): under ext.mu, so that stats never sees it half moved. The ext
+// is not claimed as this mutexCore's (a copy shares only its count).
+func (m *mutexCore) tryLockDrain(g uint64, kind Kind) bool {
 	e := getExt(&m.x, kind)
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -131,9 +143,8 @@ func (m *mutexCore) tryLockCarry(g uint64, kind Kind) bool {
 		if s&mLocked != 0 {
 			return false
 		}
-		ns, carry := counted(s)
-		if m.state.CompareAndSwap(s, ns|g<<ownerShift|mLocked) {
-			e.acq.Add(carry)
+		if m.state.CompareAndSwap(s, s&^cntMask|g<<ownerShift|mLocked) {
+			e.cnt.store(e.cnt.load() + s&cntMask + 1)
 			return true
 		}
 	}
@@ -141,16 +152,15 @@ func (m *mutexCore) tryLockCarry(g uint64, kind Kind) bool {
 
 // uncount takes back the acquisition the holder has just counted (for
 // RWLock.TryLock, which gives the write lock back when readers hold it).
-func (m *mutexCore) uncount(kind Kind) {
-	for {
+// With an ext, ext.cnt goes down by one even if the word counted it: stats
+// sums the two modulo 2^64.
+func (m *mutexCore) uncount() {
+	if e := m.x.Load(); e != nil {
+		e.cnt.dec()
+		return
+	}
+	for { // only the word counts, and its count is at least this one
 		s := m.state.Load()
-		if s&cntMask == 0 { // that acquisition carried the count
-			e := getExt(&m.x, kind)
-			e.mu.Lock()
-			e.acq.Add(^uint64(0))
-			e.mu.Unlock()
-			return
-		}
 		if m.state.CompareAndSwap(s, s-1) {
 			return
 		}
@@ -217,6 +227,9 @@ func (m *mutexCore) lockSlow(p registrant, kind Kind, wk WaitKind, g uint64, d d
 			// passed: its wake is in the channel.
 			r = <-w.ch
 			if r == wakeHandoff || r == wakeGranted && m.tryLock(g, kind) {
+				if r == wakeHandoff {
+					e.cnt.inc()
+				}
 				rec.end(OutcomeAcquired)
 				return true, nil
 			}
@@ -231,7 +244,8 @@ func (m *mutexCore) lockSlow(p registrant, kind Kind, wk WaitKind, g uint64, d d
 			rec.end(OutcomeDeadlock)
 			return false, ErrDeadlock
 		}
-		if r == wakeHandoff { // the releaser made this waiter the holder, and counted it
+		if r == wakeHandoff { // the releaser made this waiter the holder
+			e.cnt.inc()
 			rec.end(OutcomeAcquired)
 			return true, nil
 		}
@@ -256,11 +270,8 @@ func (m *mutexCore) enqueueLocked(e *ext, w *waiter, g uint64, front, starve boo
 	for {
 		s := m.state.Load()
 		if s&mLocked == 0 {
-			ns, carry := counted(s)
-			if m.state.CompareAndSwap(s, ns|g<<ownerShift|mLocked) {
-				if carry != 0 {
-					e.acq.Add(carry)
-				}
+			if m.state.CompareAndSwap(s, s&^cntMask|g<<ownerShift|mLocked) {
+				e.cnt.store(e.cnt.load() + s&cntMask + 1) // drains the word's count
 				return 0, true
 			}
 			continue
@@ -331,11 +342,11 @@ func (m *mutexCore) unlockSlow() bool {
 			return false
 		}
 		w := e.q.popFront()
-		ns, carry := s&cntMask, uint64(0)
+		ns := s & cntMask
 		wake := wakeGranted
 		if w != nil && s&mStarving != 0 {
-			// Starving: the first waiter becomes the holder at once.
-			ns, carry = counted(ns)
+			// Starving: the first waiter becomes the holder at once (and
+			// counts itself).
 			ns |= w.g<<ownerShift | mLocked
 			if e.q.n > 0 {
 				ns |= mWaiters
@@ -354,9 +365,6 @@ func (m *mutexCore) unlockSlow() bool {
 			e.mu.Unlock()
 			continue
 		}
-		if carry != 0 {
-			e.acq.Add(carry)
-		}
 		e.mu.Unlock()
 		if w != nil {
 			recordReleaser(e)
@@ -373,14 +381,14 @@ func (m *mutexCore) holders() []uint64 {
 	return nil
 }
 
-// stats reads the count and ext.acq together, under ext.mu (see
-// mutexCore). Without an ext nothing has carried yet: a carry stores the
-// ext before it changes the state word.
+// stats reads the two counts together, under ext.mu (see mutexCore).
+// Without an ext nothing has been drained yet: a drain stores the ext
+// before it changes the state word.
 func (m *mutexCore) stats() Stats {
 	st := Stats{Acquisitions: m.state.Load() & cntMask}
 	if e := m.x.Load(); e != nil {
 		e.mu.Lock()
-		st.Acquisitions = e.acq.Load() + m.state.Load()&cntMask
+		st.Acquisitions = e.cnt.load() + m.state.Load()&cntMask
 		e.mu.Unlock()
 		e.slowStats(&st)
 	}

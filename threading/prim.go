@@ -143,9 +143,12 @@ type ext struct {
 	mu sync.Mutex
 	q  waitQueue
 
-	// acq counts the acquisitions a lock's inline counters carried over
-	// (mutexCore's count, with mu held; an RWLock's holder slots), and the
-	// read acquisitions no slot counted.
+	// cnt counts a lock's acquisitions once it has an ext (see mutexCore);
+	// only the holder writes it.
+	cnt holderCount
+
+	// acq counts the read acquisitions of an RWLock that its holder slots
+	// do not: those past the slots, and the slots' wraps.
 	acq atomic.Uint64
 
 	// rw holds an RWLock's hand-offs to its readers and its writer, made

@@ -52,10 +52,13 @@ func (rw *RWLock) RLock() {
 		// sync.RWMutex, they must not.
 		raceDisable()
 	}
+	// The id first: from the count's add to the slot's store, the lock's
+	// cache line should stay in this core's cache.
+	g := curGoid()
 	if r := rw.readerCount.Add(1); r == 1 {
-		rw.readers.addFirst(curGoid(), &rw.w.x)
+		rw.readers.addFirst(g, &rw.w.x)
 	} else if r > 1 {
-		rw.readers.add(curGoid(), &rw.w.x)
+		rw.readers.add(g, &rw.w.x)
 	} else {
 		if raceEnabled {
 			raceEnable()
@@ -64,7 +67,7 @@ func (rw *RWLock) RLock() {
 		if raceEnabled {
 			raceDisable()
 		}
-		rw.readers.add(curGoid(), &rw.w.x)
+		rw.readers.add(g, &rw.w.x)
 	}
 	if raceEnabled {
 		raceEnable()
@@ -73,7 +76,7 @@ func (rw *RWLock) RLock() {
 	// The tracker runs with the race detector on: its own locks must
 	// synchronise.
 	if extra.Load()&trackBit != 0 {
-		trackAcquired(rw, &rw.w.x, KindRWLock, curGoid(), true)
+		trackAcquired(rw, &rw.w.x, KindRWLock, g, true)
 	}
 }
 
@@ -129,15 +132,16 @@ func (rw *RWLock) TryRLock() bool {
 
 // RUnlock undoes one RLock; it panics when there is no reader.
 func (rw *RWLock) RUnlock() {
+	g := curGoid() // before the lock's cache line is touched, as in RLock
 	if extra.Load()&trackBit != 0 {
-		trackReleased(rw, &rw.w.x, KindRWLock, curGoid(), true)
+		trackReleased(rw, &rw.w.x, KindRWLock, g, true)
 	}
 	if raceEnabled {
 		raceReleaseMerge(rw.raceWriter())
 		raceDisable()
 	}
 	if !rw.readers.unpaired.Load() {
-		rw.readers.remove(curGoid())
+		rw.readers.remove(g)
 	}
 	r := rw.readerCount.Add(-1)
 	if raceEnabled {
@@ -204,7 +208,7 @@ func (rw *RWLock) TryLock() (ok bool) {
 		return false
 	}
 	if !rw.readerCount.CompareAndSwap(0, -rwMaxReaders) {
-		rw.w.uncount(KindRWLock)
+		rw.w.uncount()
 		rw.w.unlock()
 		return false
 	}
@@ -300,6 +304,9 @@ func (rw *RWLock) Class() string { return extClass(&rw.w.x, KindRWLock) }
 func (rw *RWLock) Stats() Stats {
 	s := rw.w.stats()
 	s.Acquisitions += rw.readers.acquisitions()
+	if e := rw.w.x.Load(); e != nil {
+		s.Acquisitions += e.acq.Load()
+	}
 	return s
 }
 
