@@ -44,8 +44,8 @@ const (
 // slotAcq is where acquisitions not counted in a slot go.
 func slotAcq(x *atomic.Pointer[ext]) *atomic.Uint64 { return &getExt(x, KindRWLock).acq }
 
-// addFirst records an acquisition by g, the only reader. Small enough to
-// inline into RLock; the rare cases are in addFirstSlow.
+// addFirst records an acquisition by g, the only reader. RLock repeats its
+// common case inline; the rare ones are in addFirstSlow.
 func (h *holderSlots) addFirst(g uint64, x *atomic.Pointer[ext]) {
 	v := h.s[0].Load()
 	if g >= 1<<(64-slotCountBits) || v&slotCountMask == slotCountMask {
@@ -100,8 +100,8 @@ func (h *holderSlots) addOver(x *atomic.Pointer[ext]) {
 	h.over.Add(1)
 }
 
-// remove records a release by g. Small enough to inline into RUnlock for
-// the first reader; the others are in removeSlow.
+// remove records a release by g. RUnlock repeats its common case (the
+// first reader) inline; the others are in removeSlow.
 func (h *holderSlots) remove(g uint64) {
 	if v := h.s[0].Load(); v>>slotCountBits == g {
 		slotStore(&h.s[0], v&slotCountMask)
