@@ -9,9 +9,11 @@ import "sync/atomic"
 //
 // Each slot is a word: the holder's goroutine id in the high 40 bits (0 when
 // free), and in the low 24 bits the number of acquisitions made through it,
-// modulo 2^24 (acq gets 2^24 each time it wraps). Readers past the four
-// slots (or with ids past 2^40) are counted in over, not named, and their
-// acquisitions go to acq: the graph says how many readers it cannot name.
+// modulo 2^24 (the lock's ext.acq gets 2^24 each time it wraps). Readers
+// past the four slots (or with ids past 2^40) are counted in over, not
+// named, and their acquisitions go to ext.acq: the graph says how many
+// readers it cannot name. (x, passed to the methods that count, is the
+// RWLock's ext pointer: the ext is made on the first such count.)
 //
 // Names are only given while the lock is used in pairs: a goroutine
 // read-unlocks what it read-locked. A release by a goroutine that holds no
@@ -22,8 +24,7 @@ import "sync/atomic"
 // one.
 type holderSlots struct {
 	s        [4]atomic.Uint64
-	acq      atomic.Uint64 // acquisitions not counted in the slots
-	over     atomic.Int32  // holders past the slots
+	over     atomic.Int32 // holders past the slots
 	unpaired atomic.Bool
 }
 
@@ -40,24 +41,37 @@ const (
 // does plus a load and a store. The other readers claim slots 1 to 3 with a
 // CAS.
 
-// addFirst records an acquisition by g, the only reader.
-func (h *holderSlots) addFirst(g uint64) {
+// slotAcq is where acquisitions not counted in a slot go.
+func slotAcq(x *atomic.Pointer[ext]) *atomic.Uint64 { return &getExt(x, KindRWLock).acq }
+
+// addFirst records an acquisition by g, the only reader. RLock repeats its
+// common case inline; the rare ones are in addFirstSlow.
+func (h *holderSlots) addFirst(g uint64, x *atomic.Pointer[ext]) {
+	v := h.s[0].Load()
+	if g >= 1<<(64-slotCountBits) || v&slotCountMask == slotCountMask {
+		h.addFirstSlow(g, x)
+		return
+	}
+	slotStore(&h.s[0], g<<slotCountBits|(v&slotCountMask+1))
+}
+
+func (h *holderSlots) addFirstSlow(g uint64, x *atomic.Pointer[ext]) {
 	if g >= 1<<(64-slotCountBits) {
-		h.addOver()
+		h.addOver(x)
 		return
 	}
 	v := h.s[0].Load()
 	c := (v + 1) & slotCountMask
 	if c == 0 {
-		h.acq.Add(1 << slotCountBits) // the slot's count wraps
+		slotAcq(x).Add(1 << slotCountBits) // the slot's count wraps
 	}
 	slotStore(&h.s[0], g<<slotCountBits|c)
 }
 
 // add records an acquisition by g, one of several readers.
-func (h *holderSlots) add(g uint64) {
+func (h *holderSlots) add(g uint64, x *atomic.Pointer[ext]) {
 	if h.unpaired.Load() {
-		h.acq.Add(1) // naming is off for good: count only
+		slotAcq(x).Add(1) // naming is off for good: count only
 		return
 	}
 	if g < 1<<(64-slotCountBits) {
@@ -68,30 +82,35 @@ func (h *holderSlots) add(g uint64) {
 			}
 			c := (v + 1) & slotCountMask
 			if c == 0 {
-				h.acq.Add(1 << slotCountBits)
+				slotAcq(x).Add(1 << slotCountBits)
 			}
 			if h.s[i].CompareAndSwap(v, g<<slotCountBits|c) {
 				return
 			}
 			if c == 0 {
-				h.acq.Add(^uint64(1<<slotCountBits - 1))
+				slotAcq(x).Add(^uint64(1<<slotCountBits - 1))
 			}
 		}
 	}
-	h.addOver()
+	h.addOver(x)
 }
 
-func (h *holderSlots) addOver() {
-	h.acq.Add(1)
+func (h *holderSlots) addOver(x *atomic.Pointer[ext]) {
+	slotAcq(x).Add(1)
 	h.over.Add(1)
 }
 
-// remove records a release by g.
+// remove records a release by g. RUnlock repeats its common case (the
+// first reader) inline; the others are in removeSlow.
 func (h *holderSlots) remove(g uint64) {
 	if v := h.s[0].Load(); v>>slotCountBits == g {
 		slotStore(&h.s[0], v&slotCountMask)
 		return
 	}
+	h.removeSlow(g)
+}
+
+func (h *holderSlots) removeSlow(g uint64) {
 	for i := 1; i < len(h.s); i++ {
 		v := h.s[i].Load()
 		if v>>slotCountBits == g && h.s[i].CompareAndSwap(v, v&slotCountMask) {
@@ -109,9 +128,11 @@ func (h *holderSlots) remove(g uint64) {
 	}
 }
 
-// acquisitions is the number of adds so far.
+// acquisitions is the number of adds so far that the slots count (the
+// others are in ext.acq, which the RWLock's Stats reads with the write
+// count).
 func (h *holderSlots) acquisitions() uint64 {
-	n := h.acq.Load()
+	var n uint64
 	for i := range h.s {
 		n += h.s[i].Load() & slotCountMask
 	}

@@ -64,15 +64,16 @@ func TestRWLockReaderNames(t *testing.T) {
 	}
 }
 
-// A slot's acquisition count wraps into acq without losing any.
+// A slot's acquisition count wraps into the ext's without losing any.
 func TestHolderSlotCountWraps(t *testing.T) {
-	var h holderSlots
+	var rw RWLock
+	h := &rw.readers
 	h.s[0].Store(slotCountMask) // as after 2^24-1 first-reader acquisitions
 	h.s[1].Store(slotCountMask)
-	before := h.acquisitions()
-	h.addFirst(5)
-	h.add(6)
-	if got := h.acquisitions(); got != before+2 {
+	before := rw.Stats().Acquisitions
+	h.addFirst(5, &rw.w.x)
+	h.add(6, &rw.w.x)
+	if got := rw.Stats().Acquisitions; got != before+2 {
 		t.Fatalf("%d acquisitions, want %d", got, before+2)
 	}
 	h.remove(5)

@@ -32,8 +32,7 @@ func (l *Lock) Acquire() {
 		defer raceAcquire(unsafe.Pointer(l))
 	}
 	g := curGoid()
-	if l.m.state.CompareAndSwap(0, g<<ownerShift|mLocked) {
-		l.m.acq.inc()
+	if l.m.lockFast(g) {
 		if extra.Load() != 0 {
 			l.acquired(g)
 		}
@@ -73,7 +72,7 @@ func (l *Lock) TryAcquire() (ok bool) {
 		defer func() { raceAcquireIf(ok, unsafe.Pointer(l)) }()
 	}
 	g := curGoid()
-	if l.m.tryLock(g) {
+	if l.m.tryLock(g, KindLock) {
 		if extra.Load() != 0 {
 			l.acquired(g)
 		}
@@ -104,10 +103,10 @@ func (l *Lock) acquire(d deadline, wk WaitKind) (ok bool, err error) {
 		defer func() { raceAcquireIf(ok, unsafe.Pointer(l)) }()
 	}
 	g := curGoid()
-	if l.m.state.CompareAndSwap(0, g<<ownerShift|mLocked) {
-		l.m.acq.inc()
-	} else if ok, err := l.m.lockSlow(l, KindLock, wk, g, d); !ok {
-		return false, err
+	if !l.m.lockFast(g) {
+		if ok, err := l.m.lockSlow(l, KindLock, wk, g, d); !ok {
+			return false, err
+		}
 	}
 	if extra.Load() != 0 {
 		l.acquired(g)
@@ -122,9 +121,16 @@ func (l *Lock) Release() error {
 		raceRelease(unsafe.Pointer(l))
 	}
 	// The common case: the acquirer releases, nobody waits, no sampling.
-	// Guessing the state saves a load of a contended cache line.
-	if extra.Load() == 0 && l.m.state.CompareAndSwap(curGoid()<<ownerShift|mLocked, 0) {
-		return nil
+	// With an ext the word's count is 0 (see mutexCore): guessing the
+	// state saves a load of a contended cache line, and its latency.
+	if extra.Load() == 0 {
+		if l.m.x.Load() != nil {
+			if l.m.state.CompareAndSwap(curGoid()<<ownerShift|mLocked, 0) {
+				return nil
+			}
+		} else if s := l.m.state.Load(); s&^cntMask == curGoid()<<ownerShift|mLocked && l.m.state.CompareAndSwap(s, s&cntMask) {
+			return nil
+		}
 	}
 	return l.releaseSlow()
 }
@@ -208,7 +214,7 @@ func (l *Lock) acquireRestore(int) {
 		defer raceAcquire(unsafe.Pointer(l))
 	}
 	g := curGoid()
-	if !l.m.tryLock(g) {
+	if !l.m.tryLock(g, KindLock) {
 		l.m.lockSlow(l, KindLock, WaitReacquire, g, forever)
 	}
 	if extra.Load() != 0 {

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // baseLock is what BaseLockTests needs of Lock, RLock and Condition-as-lock.
@@ -348,3 +349,78 @@ type atomicInt struct {
 
 func (a *atomicInt) add(d int) { a.mu.Lock(); a.n += d; a.mu.Unlock() }
 func (a *atomicInt) get() int  { a.mu.Lock(); defer a.mu.Unlock(); return a.n }
+
+// The budgets in DESIGN.md: a Lock fits in 16 bytes, an RWLock in one
+// cache line, with or without the race detector.
+func TestSizes(t *testing.T) {
+	if n := unsafe.Sizeof(Lock{}); n > 16 {
+		t.Errorf("Lock is %d bytes, budget 16", n)
+	}
+	if n := unsafe.Sizeof(RWLock{}); n > 64 {
+		t.Errorf("RWLock is %d bytes, budget 64", n)
+	}
+}
+
+// The inline acquisition count carries into the ext without losing any,
+// through every way of taking a lock, and a failed RWLock.TryLock takes its
+// count back, also across a carry.
+func TestAcquisitionsCarry(t *testing.T) {
+	var l Lock
+	const n = 3*(cntMask+1) + 5
+	for i := 0; i < n; i++ {
+		if i%3 == 0 {
+			if !l.TryAcquire() {
+				t.Fatal("TryAcquire failed")
+			}
+		} else {
+			l.Lock()
+		}
+		l.Unlock()
+	}
+	if a := l.Stats().Acquisitions; a != n {
+		t.Fatalf("%d acquisitions, want %d", a, n)
+	}
+	// A zero Lock that counted in its word gets its ext on its first wait.
+	var z Lock
+	for i := 0; i < 10; i++ {
+		z.Lock()
+		z.Unlock()
+	}
+	z.Lock()
+	done := make(chan struct{})
+	go func() { z.Lock(); z.Unlock(); close(done) }()
+	for z.Stats().Waiters == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	z.Unlock()
+	<-done
+	if a := z.Stats().Acquisitions; a != 12 {
+		t.Fatalf("after a wait: %d acquisitions, want 12", a)
+	}
+	var r RLock
+	for i := 0; i < n; i++ {
+		r.Acquire()
+		r.Acquire()
+		_ = r.Release()
+		_ = r.Release()
+	}
+	if a := r.Stats().Acquisitions; a != n {
+		t.Fatalf("RLock: %d acquisitions, want %d", a, n)
+	}
+	var rw RWLock
+	rw.w.state.Store(cntMask) // the next write lock carries
+	before := rw.Stats().Acquisitions
+	rw.RLock()
+	if rw.TryLock() {
+		t.Fatal("TryLock with a reader succeeded")
+	}
+	rw.RUnlock()
+	if a := rw.Stats().Acquisitions; a != before+1 {
+		t.Fatalf("RWLock: %d acquisitions, want %d", a, before+1)
+	}
+	rw.Lock()
+	rw.Unlock()
+	if a := rw.Stats().Acquisitions; a != before+2 {
+		t.Fatalf("RWLock: %d acquisitions, want %d", a, before+2)
+	}
+}

@@ -9,16 +9,33 @@ import (
 )
 
 // mutexCore is the machinery shared by Lock and RLock (and the write side of
-// RWLock): a state word, an acquisition counter, and a slow-path extension.
+// RWLock): a state word and a slow-path extension, 16 bytes in all.
 //
 // The state word packs everything the fast path needs into one CAS:
 //
-//	bit 0      locked
-//	bit 1      waiters: the ext's queue is not empty (set and cleared only
-//	           with ext.mu held, and only while the lock is locked, so a
-//	           release that sees it clear may simply store 0)
-//	bit 2      starving (see below; set only with waiters, while locked)
-//	bits 3..63 the holder's goroutine id (0 while unlocked)
+//	bits 0..11  acquisitions, modulo 2^12 (see below)
+//	bit 12      locked
+//	bit 13      waiters: the ext's queue is not empty (set and cleared only
+//	            with ext.mu held, and only while the lock is locked, so a
+//	            release that sees it clear may simply clear the rest)
+//	bit 14      starving (see below; set only with waiters, while locked)
+//	bits 15..63 the holder's goroutine id (0 while unlocked), modulo 2^49:
+//	            ids wrap only after a process has started 2^49 goroutines
+//	            (17 years at a million a second)
+//
+// Acquisitions are counted in one of two places. Once the lock has an ext
+// (a constructor, a first wait, or the 4096th acquisition made one), the
+// holder counts in ext.cnt, a counter only the holder writes, and the fast
+// path is a CAS from 0, as sync.Mutex's: the CAS does not wait for a load
+// of the word (a load after the previous release's locked instruction would
+// add its latency to every acquisition). Until then, the count rides in the
+// state word's low bits, in the acquiring CAS, which must then load the
+// word first. Slow-path acquisitions with an ext move what the word counted
+// into ext.cnt (drain), under ext.mu; so does the acquisition that finds
+// the word's count full, which makes the ext. stats reads both places
+// under ext.mu, so a drain is never seen half done, and sums them: an
+// acquirer that saw no ext just before one was made may still count in the
+// word, and a later slow-path acquisition drains it.
 //
 // Normally acquisition is barging, as in sync.Mutex's normal mode: a woken
 // waiter competes with newcomers and, if it loses, goes back to the front of
@@ -39,15 +56,16 @@ import (
 // copy that reaches the slow path panics, as a copied sync.Cond does.
 type mutexCore struct {
 	state atomic.Uint64
-	acq   holderCount // written only by the holder
 	x     atomic.Pointer[ext]
 }
 
 const (
-	mLocked    = 1
-	mWaiters   = 2
-	mStarving  = 4
-	ownerShift = 3
+	cntBits    = 12
+	cntMask    = 1<<cntBits - 1
+	mLocked    = 1 << cntBits
+	mWaiters   = 2 << cntBits
+	mStarving  = 4 << cntBits
+	ownerShift = cntBits + 3
 	spinTries  = 4
 
 	// starveAfter is how long a waiter waits before the lock switches to
@@ -61,6 +79,21 @@ var canSpin = runtime.NumCPU() > 1
 
 func ownerOf(s uint64) uint64 { return s >> ownerShift }
 
+// lockFast is the fast path: it takes the lock for g if it is free and
+// nobody waits. With an ext, one CAS from 0 and the holder's count; without,
+// a load and a CAS that also counts (if the count is not full).
+func (m *mutexCore) lockFast(g uint64) bool {
+	if e := m.x.Load(); e != nil {
+		if m.state.CompareAndSwap(0, g<<ownerShift|mLocked) {
+			e.cnt.inc()
+			return true
+		}
+		return false
+	}
+	s := m.state.Load()
+	return s < cntMask && m.state.CompareAndSwap(s, s+1|g<<ownerShift|mLocked)
+}
+
 // registrant is implemented by every primitive type so that the slow path
 // can put it in the registry the first time it is waited on.
 type registrant interface {
@@ -69,7 +102,7 @@ type registrant interface {
 }
 
 // tryLock takes the lock for g if it is free, without blocking.
-func (m *mutexCore) tryLock(g uint64) bool {
+func (m *mutexCore) tryLock(g uint64, kind Kind) bool {
 	if raceEnabled {
 		// A failed attempt is no synchronisation (as with sync.Mutex's
 		// TryLock); a successful one is annotated by the caller.
@@ -81,16 +114,62 @@ func (m *mutexCore) tryLock(g uint64) bool {
 		if s&mLocked != 0 {
 			return false
 		}
+		e := m.x.Load()
+		if e == nil && s&cntMask != cntMask {
+			if m.state.CompareAndSwap(s, s+1|g<<ownerShift|mLocked) {
+				return true
+			}
+			continue
+		}
+		if s&cntMask != 0 { // an ext with a count in the word to drain, or a full count
+			return m.tryLockDrain(g, kind)
+		}
 		if m.state.CompareAndSwap(s, s|g<<ownerShift|mLocked) {
-			m.acq.inc()
+			e.cnt.inc()
 			return true
+		}
+	}
+}
+
+// tryLockDrain is tryLock when the word's count must move to ext.cnt (see
+// mutexCore): under ext.mu, so that stats never sees it half moved. The ext
+// is not claimed as this mutexCore's (a copy shares only its count).
+func (m *mutexCore) tryLockDrain(g uint64, kind Kind) bool {
+	e := getExt(&m.x, kind)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for {
+		s := m.state.Load()
+		if s&mLocked != 0 {
+			return false
+		}
+		if m.state.CompareAndSwap(s, s&^cntMask|g<<ownerShift|mLocked) {
+			e.cnt.store(e.cnt.load() + s&cntMask + 1)
+			return true
+		}
+	}
+}
+
+// uncount takes back the acquisition the holder has just counted (for
+// RWLock.TryLock, which gives the write lock back when readers hold it).
+// With an ext, ext.cnt goes down by one even if the word counted it: stats
+// sums the two modulo 2^64.
+func (m *mutexCore) uncount() {
+	if e := m.x.Load(); e != nil {
+		e.cnt.dec()
+		return
+	}
+	for { // only the word counts, and its count is at least this one
+		s := m.state.Load()
+		if m.state.CompareAndSwap(s, s-1) {
+			return
 		}
 	}
 }
 
 // lockSlow spins briefly, then parks until the lock is taken or d passes.
 func (m *mutexCore) lockSlow(p registrant, kind Kind, wk WaitKind, g uint64, d deadline) (bool, error) {
-	if m.tryLock(g) {
+	if m.tryLock(g, kind) {
 		return true, nil
 	}
 	if d.tryOnly() {
@@ -104,7 +183,7 @@ func (m *mutexCore) lockSlow(p registrant, kind Kind, wk WaitKind, g uint64, d d
 		// holder is likely to release within a few hundred cycles.
 		for i := 0; i < spinTries; i++ {
 			procyield(30)
-			if m.state.Load()&mLocked == 0 && m.tryLock(g) {
+			if m.state.Load()&mLocked == 0 && m.tryLock(g, kind) {
 				return true, nil
 			}
 		}
@@ -147,9 +226,9 @@ func (m *mutexCore) lockSlow(p registrant, kind Kind, wk WaitKind, g uint64, d d
 			// Dequeued by a release (or the breaker) just as the deadline
 			// passed: its wake is in the channel.
 			r = <-w.ch
-			if r == wakeHandoff || r == wakeGranted && m.tryLock(g) {
+			if r == wakeHandoff || r == wakeGranted && m.tryLock(g, kind) {
 				if r == wakeHandoff {
-					m.acq.inc()
+					e.cnt.inc()
 				}
 				rec.end(OutcomeAcquired)
 				return true, nil
@@ -166,7 +245,7 @@ func (m *mutexCore) lockSlow(p registrant, kind Kind, wk WaitKind, g uint64, d d
 			return false, ErrDeadlock
 		}
 		if r == wakeHandoff { // the releaser made this waiter the holder
-			m.acq.inc()
+			e.cnt.inc()
 			rec.end(OutcomeAcquired)
 			return true, nil
 		}
@@ -191,8 +270,8 @@ func (m *mutexCore) enqueueLocked(e *ext, w *waiter, g uint64, front, starve boo
 	for {
 		s := m.state.Load()
 		if s&mLocked == 0 {
-			if m.state.CompareAndSwap(s, s|g<<ownerShift|mLocked) {
-				m.acq.inc()
+			if m.state.CompareAndSwap(s, s&^cntMask|g<<ownerShift|mLocked) {
+				e.cnt.store(e.cnt.load() + s&cntMask + 1) // drains the word's count
 				return 0, true
 			}
 			continue
@@ -237,7 +316,7 @@ func (m *mutexCore) own(e *ext) *ext {
 // unlock releases the lock whoever holds it; false if it was not locked.
 func (m *mutexCore) unlock() bool {
 	s := m.state.Load()
-	if s&(mLocked|mWaiters) == mLocked && m.state.CompareAndSwap(s, 0) {
+	if s&(mLocked|mWaiters) == mLocked && m.state.CompareAndSwap(s, s&cntMask) {
 		return true
 	}
 	return m.unlockSlow()
@@ -250,7 +329,7 @@ func (m *mutexCore) unlockSlow() bool {
 			return false
 		}
 		if s&mWaiters == 0 {
-			if m.state.CompareAndSwap(s, 0) {
+			if m.state.CompareAndSwap(s, s&cntMask) {
 				return true
 			}
 			continue
@@ -263,11 +342,12 @@ func (m *mutexCore) unlockSlow() bool {
 			return false
 		}
 		w := e.q.popFront()
-		var ns uint64
+		ns := s & cntMask
 		wake := wakeGranted
 		if w != nil && s&mStarving != 0 {
-			// Starving: the first waiter becomes the holder at once.
-			ns = w.g<<ownerShift | mLocked
+			// Starving: the first waiter becomes the holder at once (and
+			// counts itself).
+			ns |= w.g<<ownerShift | mLocked
 			if e.q.n > 0 {
 				ns |= mWaiters
 				if nanotime()-w.since > starveAfter {
@@ -276,7 +356,7 @@ func (m *mutexCore) unlockSlow() bool {
 			}
 			wake = wakeHandoff
 		} else if e.q.n > 0 {
-			ns = mWaiters
+			ns |= mWaiters
 		}
 		if !m.state.CompareAndSwap(s, ns) {
 			if w != nil {
@@ -301,12 +381,18 @@ func (m *mutexCore) holders() []uint64 {
 	return nil
 }
 
+// stats reads the two counts together, under ext.mu (see mutexCore).
+// Without an ext nothing has been drained yet: a drain stores the ext
+// before it changes the state word.
 func (m *mutexCore) stats() Stats {
-	s := Stats{Acquisitions: m.acq.load()}
+	st := Stats{Acquisitions: m.state.Load() & cntMask}
 	if e := m.x.Load(); e != nil {
-		e.slowStats(&s)
+		e.mu.Lock()
+		st.Acquisitions = e.cnt.load() + m.state.Load()&cntMask
+		e.mu.Unlock()
+		e.slowStats(&st)
 	}
-	return s
+	return st
 }
 
 func extName(x *atomic.Pointer[ext]) string {

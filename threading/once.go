@@ -36,7 +36,7 @@ func (o *Once) Do(f func()) {
 
 func (o *Once) doSlow(f func()) {
 	g := curGoid()
-	if !o.m.tryLock(g) {
+	if !o.m.tryLock(g, KindOnce) {
 		o.m.lockSlow(o, KindOnce, WaitOnce, g, forever)
 	}
 	defer o.m.unlock()

@@ -162,6 +162,18 @@ type ext struct {
 	// mu guards q, the FIFO of parked waiters.
 	mu sync.Mutex
 	q  waitQueue
+
+	// cnt counts a lock's acquisitions once it has an ext (see mutexCore);
+	// only the holder writes it.
+	cnt holderCount
+
+	// acq counts the read acquisitions of an RWLock that its holder slots
+	// do not: those past the slots, and the slots' wraps.
+	acq atomic.Uint64
+
+	// rw holds an RWLock's hand-offs to its readers and its writer, made
+	// on first use: only a contended RWLock needs them.
+	rw atomic.Pointer[rwSemas]
 }
 
 func newExt(kind Kind, name string) *ext {

@@ -34,8 +34,7 @@ func (l *RLock) Acquire() {
 		defer raceAcquire(unsafe.Pointer(l))
 	}
 	g := curGoid()
-	if l.m.state.CompareAndSwap(0, g<<ownerShift|mLocked) {
-		l.m.acq.inc()
+	if l.m.lockFast(g) {
 		l.count.store(1)
 		if extra.Load() != 0 {
 			l.acquired(g)
@@ -217,7 +216,7 @@ func (l *RLock) acquireRestore(c int) {
 		defer raceAcquire(unsafe.Pointer(l))
 	}
 	g := curGoid()
-	if !l.m.tryLock(g) {
+	if !l.m.tryLock(g, KindRLock) {
 		l.m.lockSlow(l, KindRLock, WaitReacquire, g, forever)
 	}
 	l.count.store(uint64(c))

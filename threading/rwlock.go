@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"unsafe"
+
+	"github.com/petermattis/goid"
 )
 
 // RWLock is a reader/writer lock and a drop-in for sync.RWMutex (a Go
@@ -18,9 +20,9 @@ type RWLock struct {
 	w           mutexCore
 	readerCount atomic.Int32
 	readerWait  atomic.Int32
-	writerSem   sema
-	readerSem   sema
 	readers     holderSlots
+	// The semaphores that readers and a writer wait on are in the ext
+	// (ext.rw), made on first contention: 64 bytes in all, one cache line.
 }
 
 const rwMaxReaders = 1 << 30
@@ -51,10 +53,24 @@ func (rw *RWLock) RLock() {
 		// sync.RWMutex, they must not.
 		raceDisable()
 	}
+	// The id first: from the count's add to the slot's store, the lock's
+	// cache line should stay in this core's cache. It is curGoid inlined
+	// by hand (its fallback's call puts curGoid over the inliner's budget):
+	// in a contended read loop the call was a tenth of the time.
+	g := uint64(goid.Get())
+	if !goidTrusted {
+		g = stackGoid()
+	}
 	if r := rw.readerCount.Add(1); r == 1 {
-		rw.readers.addFirst(curGoid())
+		// holderSlots.addFirst, its common case inlined by hand.
+		h := &rw.readers
+		if v := h.s[0].Load(); g < 1<<(64-slotCountBits) && v&slotCountMask != slotCountMask {
+			slotStore(&h.s[0], g<<slotCountBits|(v&slotCountMask+1))
+		} else {
+			h.addFirstSlow(g, &rw.w.x)
+		}
 	} else if r > 1 {
-		rw.readers.add(curGoid())
+		rw.readers.add(g, &rw.w.x)
 	} else {
 		if raceEnabled {
 			raceEnable()
@@ -63,16 +79,16 @@ func (rw *RWLock) RLock() {
 		if raceEnabled {
 			raceDisable()
 		}
-		rw.readers.add(curGoid())
+		rw.readers.add(g, &rw.w.x)
 	}
 	if raceEnabled {
 		raceEnable()
-		raceAcquire(unsafe.Pointer(&rw.readerSem.n))
+		raceAcquire(rw.raceReaders())
 	}
 	// The tracker runs with the race detector on: its own locks must
 	// synchronise.
 	if extra.Load()&trackBit != 0 {
-		trackAcquired(rw, &rw.w.x, KindRWLock, curGoid(), true)
+		trackAcquired(rw, &rw.w.x, KindRWLock, g, true)
 	}
 }
 
@@ -91,7 +107,7 @@ func (rw *RWLock) rlockSlow() {
 		trackAttempt(rw, &rw.w.x, KindRWLock, g, true)
 	}
 	rec := beginWait(rw, e.meta, WaitRead, g, w, forever)
-	rw.readerSem.acquire(g, &rec)
+	rw.semas().reader.acquire(g, &rec)
 	rec.end(OutcomeAcquired)
 }
 
@@ -110,13 +126,13 @@ func (rw *RWLock) TryRLock() bool {
 		}
 		if rw.readerCount.CompareAndSwap(c, c+1) {
 			if c == 0 {
-				rw.readers.addFirst(curGoid())
+				rw.readers.addFirst(curGoid(), &rw.w.x)
 			} else {
-				rw.readers.add(curGoid())
+				rw.readers.add(curGoid(), &rw.w.x)
 			}
 			if raceEnabled {
 				raceEnable()
-				raceAcquire(unsafe.Pointer(&rw.readerSem.n))
+				raceAcquire(rw.raceReaders())
 			}
 			if extra.Load()&trackBit != 0 {
 				trackAcquired(rw, &rw.w.x, KindRWLock, curGoid(), true)
@@ -128,15 +144,24 @@ func (rw *RWLock) TryRLock() bool {
 
 // RUnlock undoes one RLock; it panics when there is no reader.
 func (rw *RWLock) RUnlock() {
+	g := uint64(goid.Get()) // curGoid, before the lock's line is touched, as in RLock
+	if !goidTrusted {
+		g = stackGoid()
+	}
 	if extra.Load()&trackBit != 0 {
-		trackReleased(rw, &rw.w.x, KindRWLock, curGoid(), true)
+		trackReleased(rw, &rw.w.x, KindRWLock, g, true)
 	}
 	if raceEnabled {
-		raceReleaseMerge(unsafe.Pointer(&rw.writerSem.n))
+		raceReleaseMerge(rw.raceWriter())
 		raceDisable()
 	}
-	if !rw.readers.unpaired.Load() {
-		rw.readers.remove(curGoid())
+	if h := &rw.readers; !h.unpaired.Load() {
+		// holderSlots.remove, its common case inlined by hand.
+		if v := h.s[0].Load(); v>>slotCountBits == g {
+			slotStore(&h.s[0], v&slotCountMask)
+		} else {
+			h.removeSlow(g)
+		}
 	}
 	r := rw.readerCount.Add(-1)
 	if raceEnabled {
@@ -153,7 +178,7 @@ func (rw *RWLock) runlockSlow(r int32) {
 		panic(misuse(rw, "runlock", errRUnlock))
 	}
 	if rw.readerWait.Add(-1) == 0 {
-		rw.writerSem.release(1) // the last departing reader lets the writer in
+		rw.semas().writer.release(1) // the last departing reader lets the writer in
 	}
 }
 
@@ -163,11 +188,9 @@ func (rw *RWLock) Lock() {
 		defer rw.raceLocked()
 	}
 	g := curGoid()
-	slow := !rw.w.state.CompareAndSwap(0, g<<ownerShift|mLocked)
+	slow := !rw.w.lockFast(g)
 	if slow {
 		rw.w.lockSlow(rw, KindRWLock, WaitAcquire, g, forever)
-	} else {
-		rw.w.acq.inc()
 	}
 	r := rw.readerCount.Add(-rwMaxReaders) + rwMaxReaders
 	if r != 0 && rw.readerWait.Add(r) != 0 {
@@ -181,7 +204,7 @@ func (rw *RWLock) Lock() {
 		}
 		rec := beginWait(rw, e.meta, WaitAcquire, g, 0, forever)
 		rec.drain = true // waits on the readers, not on a writer
-		rw.writerSem.acquire(g, &rec)
+		rw.semas().writer.acquire(g, &rec)
 		rec.end(OutcomeAcquired)
 	}
 	if extra.Load() != 0 {
@@ -201,11 +224,11 @@ func (rw *RWLock) TryLock() (ok bool) {
 			}
 		}()
 	}
-	if !rw.w.tryLock(curGoid()) {
+	if !rw.w.tryLock(curGoid(), KindRWLock) {
 		return false
 	}
 	if !rw.readerCount.CompareAndSwap(0, -rwMaxReaders) {
-		rw.w.acq.dec()
+		rw.w.uncount()
 		rw.w.unlock()
 		return false
 	}
@@ -218,7 +241,7 @@ func (rw *RWLock) TryLock() (ok bool) {
 // Unlock undoes Lock; it panics when the lock is not locked for writing.
 func (rw *RWLock) Unlock() {
 	if raceEnabled {
-		raceRelease(unsafe.Pointer(&rw.readerSem.n))
+		raceRelease(rw.raceReaders())
 	}
 	r := rw.readerCount.Add(rwMaxReaders)
 	if r >= rwMaxReaders {
@@ -232,20 +255,32 @@ func (rw *RWLock) Unlock() {
 		trackReleased(rw, &rw.w.x, KindRWLock, rw.writer(), false)
 	}
 	if r > 0 {
-		rw.readerSem.release(int(r)) // the readers that queued behind this writer
+		rw.semas().reader.release(int(r)) // the readers that queued behind this writer
 	}
 	rw.w.unlock()
 }
 
-// The race annotations of readers and writers use the addresses of the
-// semaphores' counters, which no lock or atomic uses as a synchronisation
-// object (the semaphores' own mutexes must keep theirs).
+// The race annotations of readers and writers need addresses that no lock
+// or atomic uses as a synchronisation object. sync.RWMutex uses its
+// semaphores'; ours are in the ext, which a zero RWLock has not made yet.
+// So they are addresses inside readerCount, one and two bytes in: the race
+// detector keys a synchronisation object by its exact address, and the
+// atomics on readerCount use the address of its first byte. A writer's
+// unlock releases to later readers at raceReaders; every reader's unlock
+// merges into raceWriter, which the next writer acquires.
+func (rw *RWLock) raceReaders() unsafe.Pointer {
+	return unsafe.Add(unsafe.Pointer(&rw.readerCount), 1)
+}
+
+func (rw *RWLock) raceWriter() unsafe.Pointer {
+	return unsafe.Add(unsafe.Pointer(&rw.readerCount), 2)
+}
 
 // raceLocked annotates a write lock: the writer sees what every earlier
-// writer (readerSem) and reader (writerSem) did.
+// writer (raceReaders) and reader (raceWriter) did.
 func (rw *RWLock) raceLocked() {
-	raceAcquire(unsafe.Pointer(&rw.readerSem.n))
-	raceAcquire(unsafe.Pointer(&rw.writerSem.n))
+	raceAcquire(rw.raceReaders())
+	raceAcquire(rw.raceWriter())
 }
 
 // RLocker returns a sync.Locker whose Lock and Unlock are RLock and RUnlock.
@@ -285,6 +320,9 @@ func (rw *RWLock) primClass() string { return extClass(&rw.w.x, KindRWLock) }
 func (rw *RWLock) Stats() Stats {
 	s := rw.w.stats()
 	s.Acquisitions += rw.readers.acquisitions()
+	if e := rw.w.x.Load(); e != nil {
+		s.Acquisitions += e.acq.Load()
+	}
 	return s
 }
 
@@ -337,6 +375,21 @@ func (rw *RWLock) String() string {
 		w = threadName(g)
 	}
 	return fmt.Sprintf("<%s: readers=%d writer=%s>", describe(KindRWLock, &rw.w.x), rw.Readers(), w)
+}
+
+// rwSemas are an RWLock's hand-offs: to the readers that queued behind a
+// writer, and to the writer from the last reader it waited for.
+type rwSemas struct{ reader, writer sema }
+
+// semas returns the lock's hand-offs, making them (and its ext) on first
+// use; after that, a wait allocates nothing.
+func (rw *RWLock) semas() *rwSemas {
+	e := getExt(&rw.w.x, KindRWLock)
+	if s := e.rw.Load(); s != nil {
+		return s
+	}
+	e.rw.CompareAndSwap(nil, new(rwSemas))
+	return e.rw.Load()
 }
 
 // sema is a plain counting semaphore for RWLock's internal hand-offs.
