@@ -123,17 +123,7 @@ func (sc *sidecar) Group(key string, o contention.SummaryOptions, offset, limit 
 	if grp == nil {
 		return nil, httpjson.Errorf(http.StatusNotFound, "no group %q", key)
 	}
-	name := t.name + "/"
-	grp.Key, grp.Target = pre+grp.Key, t.id
-	if grp.Primitive != "" {
-		grp.Primitive, grp.PrimitiveLabel = pre+grp.Primitive, name+grp.PrimitiveLabel
-	}
-	for i := range grp.Holders {
-		prefixRef(pre, name, &grp.Holders[i])
-	}
-	for i := range grp.Threads {
-		prefixRef(pre, name, &grp.Threads[i])
-	}
+	prefixGroup(pre, t.name+"/", t.id, grp)
 	return grp, nil
 }
 

@@ -19,6 +19,21 @@ func prefixRef(pre, name string, r *contention.ThreadRef) {
 	r.ID, r.Name = pre+r.ID, name+r.Name
 }
 
+// prefixGroup makes a target's thread group's ids and names the merged
+// view's: pre is "N:", name "target/".
+func prefixGroup(pre, name string, target int, grp *contention.ThreadGroup) {
+	grp.Key, grp.Target = pre+grp.Key, target
+	if grp.Primitive != "" {
+		grp.Primitive, grp.PrimitiveLabel = pre+grp.Primitive, name+grp.PrimitiveLabel
+	}
+	for i := range grp.Holders {
+		prefixRef(pre, name, &grp.Holders[i])
+	}
+	for i := range grp.Threads {
+		prefixRef(pre, name, &grp.Threads[i])
+	}
+}
+
 func (sc *sidecar) mergedSummary(o contention.SummaryOptions) *contention.Summary {
 	out := &contention.Summary{Query: o.Query, Groups: []contention.ThreadGroup{}, Primitives: []contention.SummaryPrimitive{},
 		Threads: []contention.SummaryThread{}, Deadlocked: []contention.Component{}}
@@ -64,16 +79,8 @@ func (sc *sidecar) mergedSummary(o contention.SummaryOptions) *contention.Summar
 		out.GroupsOmitted += s.GroupsOmitted
 		out.PrimitivesOmitted += s.PrimitivesOmitted
 		for _, grp := range s.Groups {
-			grp.Key, grp.Target, grp.Stale = pre+grp.Key, t.id, stale
-			if grp.Primitive != "" {
-				grp.Primitive, grp.PrimitiveLabel = pre+grp.Primitive, name+grp.PrimitiveLabel
-			}
-			for i := range grp.Holders {
-				prefixRef(pre, name, &grp.Holders[i])
-			}
-			for i := range grp.Threads {
-				prefixRef(pre, name, &grp.Threads[i])
-			}
+			prefixGroup(pre, name, t.id, &grp)
+			grp.Stale = stale
 			out.Groups = append(out.Groups, grp)
 		}
 		for _, p := range s.Primitives {
