@@ -136,6 +136,11 @@ type meta struct {
 	id  atomic.Uint64             // set when registered
 	ent atomic.Pointer[primEntry] // the registry entry, once registered
 
+	// cnt counts a lock's acquisitions once it has an ext (see mutexCore);
+	// only the holder writes it. It is here, not in ext, so that a named
+	// lock's count outlives the lock: retire folds it into the class.
+	cnt holderCount
+
 	contentions atomic.Uint64
 	timeouts    atomic.Uint64
 	cancels     atomic.Uint64
@@ -162,10 +167,6 @@ type ext struct {
 	// mu guards q, the FIFO of parked waiters.
 	mu sync.Mutex
 	q  waitQueue
-
-	// cnt counts a lock's acquisitions once it has an ext (see mutexCore);
-	// only the holder writes it.
-	cnt holderCount
 
 	// acq counts the read acquisitions of an RWLock that its holder slots
 	// do not: those past the slots, and the slots' wraps.

@@ -104,6 +104,9 @@ func retire(id uint64) {
 	if l := ent.last.Load(); l != nil {
 		final.Acquisitions = l.Acquisitions
 	}
+	// A lock's count in meta is complete once it had an ext from the start
+	// (a named lock); otherwise the last look is the better figure.
+	final.Acquisitions = max(final.Acquisitions, ent.m.cnt.load())
 	// The slow-path statistics live in meta, which outlives the primitive.
 	ent.m.slowStats(&final)
 	final.Waiters = 0
