@@ -68,7 +68,7 @@ func (c *Cond) Signal() {
 	w := e.q.popFront()
 	e.mu.Unlock()
 	if w != nil {
-		recordReleaser(e)
+		recordReleaser(e, w.parked.Load())
 		w.ch <- wakeGranted
 	}
 }
@@ -83,8 +83,11 @@ func (c *Cond) Broadcast() {
 		all = append(all, w)
 	}
 	e.mu.Unlock()
-	if len(all) > 0 {
-		recordReleaser(e)
+	for _, w := range all {
+		if w.parked.Load() { // one sample per Broadcast that wakes a parked waiter
+			recordReleaser(e, true)
+			break
+		}
 	}
 	for _, w := range all {
 		w.ch <- wakeGranted

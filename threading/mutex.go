@@ -367,7 +367,7 @@ func (m *mutexCore) unlockSlow() bool {
 		}
 		e.mu.Unlock()
 		if w != nil {
-			recordReleaser(e)
+			recordReleaser(e, w.parked.Load())
 			w.ch <- wake
 		}
 		return true

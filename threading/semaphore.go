@@ -243,18 +243,16 @@ func (s *Semaphore) ReleaseN(n int) error {
 // handOff gives free permits to parked waiters, oldest first.
 func (s *Semaphore) handOff() {
 	e := s.x
-	handed := false
+	parked := false // a waiter handed a permit had parked (read before its wake)
 	e.mu.Lock()
 	for e.q.head != nil && s.tryTake() {
 		w := e.q.popFront()
 		s.nwait.Add(-1)
+		parked = parked || w.parked.Load()
 		w.ch <- wakeGranted
-		handed = true
 	}
 	e.mu.Unlock()
-	if handed {
-		recordReleaser(e)
-	}
+	recordReleaser(e, parked)
 }
 
 // Value is the number of free permits.

@@ -374,6 +374,7 @@ func park(w *waiter, d deadline, sc *waitScope) (uint8, Outcome) {
 		}
 	}
 	sc.publish()
+	w.parked.Store(true)
 	if d.ctx != nil {
 		select {
 		case r := <-w.ch:

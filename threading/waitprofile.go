@@ -88,9 +88,12 @@ func releaserStacksSnapshot() ([]stackSample, uint64) {
 	return releaserStacks.snapshot(), releaserStacks.dropped.Load()
 }
 
-// recordReleaser counts a hand-off by the calling goroutine to a waiter of e.
-func recordReleaser(e *ext) {
-	if e == nil {
+// recordReleaser counts a hand-off by the calling goroutine to a waiter of
+// e, if the waiter had parked (read before its wake: a woken waiter is
+// reused at once). A wake that catches its waiter still yielding costs the
+// releaser nothing.
+func recordReleaser(e *ext, parked bool) {
+	if e == nil || !parked {
 		return
 	}
 	w, ok := sampleStack()

@@ -1,6 +1,9 @@
 package threading
 
-import "weak"
+import (
+	"sync/atomic"
+	"weak"
+)
 
 // waiter is one parked caller. A waiter and its channel are made by the
 // goroutine that waits and reused only by that goroutine: its Thread record
@@ -19,6 +22,9 @@ type waiter struct {
 	since      int64 // nanotime when it first queued, for starvation mode
 	next, prev *waiter
 	queued     bool
+	// parked is set once the waiter stops yielding and blocks: a wake that
+	// finds it set is a hand-off worth a releaser stack sample.
+	parked atomic.Bool
 	// breakable marks a wait through a Context that breakWait may end;
 	// unqueue then fixes the primitive's state after breakWait took the
 	// waiter out of its queue (clears a Lock's waiters bit, ...).
