@@ -107,26 +107,43 @@ func (m *mutexCore) tryLock(g uint64, kind Kind) bool {
 		// A failed attempt is no synchronisation (as with sync.Mutex's
 		// TryLock); a successful one is annotated by the caller.
 		raceDisable()
-		defer raceEnable()
 	}
+	got, counted, drain := m.tryLockWord(g)
+	if raceEnabled {
+		raceEnable()
+	}
+	if drain {
+		return m.tryLockDrain(g, kind)
+	}
+	if got && !counted {
+		// Loaded again with the race detector on: the load under
+		// raceDisable was no acquire, and the count is reached through
+		// the ext's meta.
+		m.x.Load().cnt.inc()
+	}
+	return got
+}
+
+// tryLockWord is tryLock's CAS loop: counted is false when the holder must
+// count in the ext; drain when the word's count must move there first.
+func (m *mutexCore) tryLockWord(g uint64) (got, counted, drain bool) {
 	for {
 		s := m.state.Load()
 		if s&mLocked != 0 {
-			return false
+			return false, false, false
 		}
 		e := m.x.Load()
 		if e == nil && s&cntMask != cntMask {
 			if m.state.CompareAndSwap(s, s+1|g<<ownerShift|mLocked) {
-				return true
+				return true, true, false
 			}
 			continue
 		}
 		if s&cntMask != 0 { // an ext with a count in the word to drain, or a full count
-			return m.tryLockDrain(g, kind)
+			return false, false, true
 		}
 		if m.state.CompareAndSwap(s, s|g<<ownerShift|mLocked) {
-			e.cnt.inc()
-			return true
+			return true, false, false
 		}
 	}
 }
