@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/threadmon/threadmon/internal/plumb"
 	"github.com/threadmon/threadmon/threading"
 )
 
@@ -55,7 +56,8 @@ func (h *waitHists) ObserveWait(e *threading.WaitEvent) {
 	if e.Primitive == nil {
 		return
 	}
-	k := classKey{threading.Describe(e.Primitive).Kind, histLabel(e.Primitive)}
+	kind, label := plumb.ClassOf(e.Primitive)
+	k := classKey{threading.Kind(kind), label}
 	v, ok := h.m.Load(k)
 	if !ok {
 		if h.n.Load() >= maxHistClasses {
@@ -73,14 +75,6 @@ func (h *waitHists) ObserveWait(e *threading.WaitEvent) {
 	} else {
 		v.(*waitHist).buckets[b].Add(1)
 	}
-}
-
-func histLabel(p threading.Primitive) string {
-	i := threading.Describe(p)
-	if i.Kind == threading.KindThread {
-		return i.Class
-	}
-	return i.Label()
 }
 
 // HistBucket is one bucket of a wait-time distribution: waits of at most

@@ -24,6 +24,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/threadmon/threadmon/internal/plumb"
 	"github.com/threadmon/threadmon/threading"
 )
 
@@ -159,16 +160,6 @@ func (m *Metrics) Close() {
 	})
 }
 
-// labelOf is the name label of a primitive: its name or class, and for a
-// Thread (joined) its creation site, since thread names are per object.
-func labelOf(p threading.Primitive) string {
-	i := threading.Describe(p)
-	if i.Kind == threading.KindThread {
-		return i.Class
-	}
-	return i.Label()
-}
-
 // observerCache maps a primitive's kind and label to its histogram child, so
 // the slow path skips the label cap and the vector's hashing after the first
 // wait of each series.
@@ -198,7 +189,10 @@ func waitLabel(k threading.WaitKind) string {
 }
 
 func (c *observerCache) get(vec *prometheus.HistogramVec, l *labeler, p threading.Primitive, wait string) prometheus.Observer {
-	k := cacheKey{threading.Describe(p).Kind, labelOf(p), wait}
+	// The name label: the primitive's name or class (a joined Thread's
+	// creation site, since thread names are per object).
+	k8, lbl := plumb.ClassOf(p)
+	k := cacheKey{threading.Kind(k8), lbl, wait}
 	c.mu.RLock()
 	obs, ok := c.m[k]
 	c.mu.RUnlock()

@@ -16,6 +16,14 @@ func init() {
 	}
 	plumb.EndedThread = endedThread
 	plumb.Publish = func(r any) { publish(r.(*Report)) }
+	plumb.ClassOf = func(p any) (uint8, string) {
+		q := p.(Primitive)
+		k := q.primKind()
+		if k == KindThread {
+			return uint8(k), q.primClass()
+		}
+		return uint8(k), label(q)
+	}
 	plumb.Holders = func(p any) []uint64 {
 		if p, ok := p.(Primitive); ok {
 			return p.holders()

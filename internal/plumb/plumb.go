@@ -63,6 +63,11 @@ var (
 	// it is a thread (or a goroutine with a dummy record) known to have
 	// ended recently (the last few thousand).
 	EndedThread func(ident uint64) (name string, ended time.Time, ok bool)
+	// ClassOf returns the kind of p, a threading.Primitive, and the label
+	// its class is known by in metrics and wait histograms: its name, or its
+	// creation site when it has none, and a Thread's creation site always
+	// (thread names are per object).
+	ClassOf func(p any) (kind uint8, label string)
 	// Holders returns the goroutines holding p, a threading.Primitive: the
 	// owner of a lock, an RWLock's writer or the readers it names, the
 	// running threads of a WaitGroup or Group, a running Thread itself.
