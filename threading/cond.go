@@ -79,16 +79,13 @@ func (c *Cond) Broadcast() {
 	e := c.ext()
 	e.mu.Lock()
 	var all []*waiter
+	parked := false // one sample per Broadcast that wakes a parked waiter
 	for w := e.q.popFront(); w != nil; w = e.q.popFront() {
 		all = append(all, w)
+		parked = parked || w.parked.Load()
 	}
 	e.mu.Unlock()
-	for _, w := range all {
-		if w.parked.Load() { // one sample per Broadcast that wakes a parked waiter
-			recordReleaser(e, true)
-			break
-		}
-	}
+	recordReleaser(e, parked)
 	for _, w := range all {
 		w.ch <- wakeGranted
 	}
