@@ -320,28 +320,7 @@ func Summarize(g *Graph, o SummaryOptions) *Summary {
 		grp.Title = groupTitle(grp)
 		grp.byIdent, grp.prim = nil, nil
 	}
-	// Deadlocked groups first, then contention, then idle waiting, then
-	// running; the largest first.
-	rank := func(g *ThreadGroup) int {
-		switch {
-		case g.Deadlocked:
-			return 0
-		case g.WaitKind != "" && !g.Idle:
-			return 1
-		case g.Idle:
-			return 2
-		}
-		return 3
-	}
-	slices.SortStableFunc(order, func(a, b *ThreadGroup) int {
-		if c := cmp.Compare(rank(a), rank(b)); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(b.Count, a.Count); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.Key, b.Key)
-	})
+	slices.SortStableFunc(order, CompareGroups)
 	for _, grp := range order[:min(len(order), o.Groups)] {
 		s.Groups = append(s.Groups, *grp)
 	}
@@ -459,6 +438,30 @@ func groupTitle(grp *ThreadGroup) string {
 		s += fmt.Sprintf(", held by %s and %d more", grp.Holders[0].Name, n-1)
 	}
 	return s
+}
+
+// CompareGroups is the order a Summary lists its groups in: deadlocked groups
+// first, then contention, then idle waiting, then running; within each, the
+// largest first, then by key.
+func CompareGroups(a, b *ThreadGroup) int {
+	rank := func(g *ThreadGroup) int {
+		switch {
+		case g.Deadlocked:
+			return 0
+		case g.WaitKind != "" && !g.Idle:
+			return 1
+		case g.Idle:
+			return 2
+		}
+		return 3
+	}
+	if c := cmp.Compare(rank(a), rank(b)); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(b.Count, a.Count); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.Key, b.Key)
 }
 
 // Group returns one group of a summary built with o, listing up to limit of

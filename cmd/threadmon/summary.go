@@ -101,23 +101,7 @@ func (sc *sidecar) mergedSummary(o contention.SummaryOptions) *contention.Summar
 			out.Deadlocked = append(out.Deadlocked, comp)
 		}
 	}
-	rank := func(g contention.ThreadGroup) int {
-		switch {
-		case g.Deadlocked:
-			return 0
-		case g.WaitKind != "" && !g.Idle:
-			return 1
-		case g.Idle:
-			return 2
-		}
-		return 3
-	}
-	slices.SortStableFunc(out.Groups, func(a, b contention.ThreadGroup) int {
-		if c := cmp.Compare(rank(a), rank(b)); c != 0 {
-			return c
-		}
-		return cmp.Compare(b.Count, a.Count)
-	})
+	slices.SortStableFunc(out.Groups, func(a, b contention.ThreadGroup) int { return contention.CompareGroups(&a, &b) })
 	if len(out.Groups) > maxGroups {
 		out.GroupsOmitted += len(out.Groups) - maxGroups
 		out.Groups = out.Groups[:maxGroups]
