@@ -609,19 +609,11 @@ func TestRetainedCap(t *testing.T) {
 // The Bearer scheme is case-insensitive.
 func TestBearerAnyCase(t *testing.T) {
 	base := serve(t, "s3cret")
-	for _, h := range []string{"Bearer s3cret", "bearer s3cret", "BEARER  s3cret", " bEaReR s3cret "} {
-		req, _ := http.NewRequest("GET", base+"/api/threads", nil)
-		req.Header.Set("Authorization", h)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			t.Fatalf("%q: %d", h, resp.StatusCode)
-		}
+	want := map[string]int{
+		"Bearer s3cret": 200, "bearer s3cret": 200, "BEARER  s3cret": 200, " bEaReR s3cret ": 200,
+		"Basic s3cret": 401, "Bearer": 401, "Bearers3cret": 401, "Bearer s3cre": 401,
 	}
-	for _, h := range []string{"Basic s3cret", "Bearer", "Bearers3cret", "Bearer s3cre"} {
+	for h, code := range want {
 		req, _ := http.NewRequest("GET", base+"/api/threads", nil)
 		req.Header.Set("Authorization", h)
 		resp, err := http.DefaultClient.Do(req)
@@ -629,8 +621,8 @@ func TestBearerAnyCase(t *testing.T) {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
-		if resp.StatusCode != 401 {
-			t.Fatalf("%q: %d", h, resp.StatusCode)
+		if resp.StatusCode != code {
+			t.Fatalf("%q: %d, want %d", h, resp.StatusCode, code)
 		}
 	}
 }
