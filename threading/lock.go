@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 	"unsafe"
+
+	"github.com/petermattis/goid"
 )
 
 // Lock is Python's threading.Lock: a non-reentrant lock that any thread may
@@ -31,14 +33,23 @@ func (l *Lock) Acquire() {
 	if raceEnabled {
 		defer raceAcquire(unsafe.Pointer(l))
 	}
-	g := curGoid()
-	if l.m.lockFast(g) {
-		if extra.Load() != 0 {
-			l.acquired(g)
-		}
-		return
+	g := uint64(goid.Get()) // curGoid, by hand: a call less on the fast path
+	if !goidTrusted {
+		g = stackGoid()
 	}
-	l.m.lockSlow(l, KindLock, WaitAcquire, g, forever)
+	if ok := l.m.lockFast(g); ok && extra.Load() == 0 {
+		return
+	} else {
+		l.acquireSlow(g, ok)
+	}
+}
+
+// acquireSlow is Acquire after the fast path: the wait, if the lock was not
+// taken, and the optional work.
+func (l *Lock) acquireSlow(g uint64, got bool) {
+	if !got {
+		l.m.lockSlow(l, KindLock, WaitAcquire, g, forever)
+	}
 	if extra.Load() != 0 {
 		l.acquired(g)
 	}
@@ -117,18 +128,10 @@ func (l *Lock) acquire(d deadline, wk WaitKind) (ok bool, err error) {
 // Release unlocks the lock; any thread may release it. ErrReleaseUnlocked
 // when it is not locked, and nothing changes then.
 func (l *Lock) Release() error {
-	if raceEnabled {
-		raceRelease(unsafe.Pointer(l))
-	}
-	// The common case: the acquirer releases, nobody waits, no sampling.
-	// With an ext the word's count is 0 (see mutexCore): guessing the
-	// state saves a load of a contended cache line, and its latency.
-	if extra.Load() == 0 {
-		if l.m.x.Load() != nil {
-			if l.m.state.CompareAndSwap(curGoid()<<ownerShift|mLocked, 0) {
-				return nil
-			}
-		} else if s := l.m.state.Load(); s&^cntMask == curGoid()<<ownerShift|mLocked && l.m.state.CompareAndSwap(s, s&cntMask) {
+	// The common case, inlined: nobody waits and nothing optional is on.
+	// Any thread may release a Lock, so the caller's id is not needed.
+	if !raceEnabled && extra.Load() == 0 {
+		if s := l.m.state.Load(); s&(mLocked|mWaiters) == mLocked && l.m.state.CompareAndSwap(s, s&cntMask) {
 			return nil
 		}
 	}
@@ -136,6 +139,9 @@ func (l *Lock) Release() error {
 }
 
 func (l *Lock) releaseSlow() error {
+	if raceEnabled {
+		raceRelease(unsafe.Pointer(l))
+	}
 	if extra.Load() != 0 {
 		l.releasing()
 	}
@@ -148,7 +154,16 @@ func (l *Lock) releaseSlow() error {
 // Unlock is Release for sync.Locker; it panics with ErrReleaseUnlocked on an
 // unlocked lock, as sync.Mutex fails.
 func (l *Lock) Unlock() {
-	if err := l.Release(); err != nil {
+	if !raceEnabled && extra.Load() == 0 {
+		if s := l.m.state.Load(); s&(mLocked|mWaiters) == mLocked && l.m.state.CompareAndSwap(s, s&cntMask) {
+			return
+		}
+	}
+	l.unlockSlow()
+}
+
+func (l *Lock) unlockSlow() {
+	if err := l.releaseSlow(); err != nil {
 		panic(err)
 	}
 }
