@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 	"unsafe"
+
+	"github.com/petermattis/goid"
 )
 
 // RLock is Python's threading.RLock: a reentrant lock. The thread that holds
@@ -33,7 +35,10 @@ func (l *RLock) Acquire() {
 	if raceEnabled {
 		defer raceAcquire(unsafe.Pointer(l))
 	}
-	g := curGoid()
+	g := uint64(goid.Get()) // curGoid, by hand: a call less on the fast path
+	if !goidTrusted {
+		g = stackGoid()
+	}
 	if l.m.lockFast(g) {
 		l.count.store(1)
 		if extra.Load() != 0 {
@@ -121,8 +126,12 @@ func (l *RLock) Release() error {
 	if raceEnabled {
 		raceRelease(unsafe.Pointer(l))
 	}
+	g := uint64(goid.Get()) // curGoid, by hand, as in Acquire
+	if !goidTrusted {
+		g = stackGoid()
+	}
 	s := l.m.state.Load()
-	if s&mLocked == 0 || ownerOf(s) != curGoid() {
+	if s&mLocked == 0 || ownerOf(s) != g {
 		return misuse(l, "release", ErrNotOwner)
 	}
 	if c := l.count.load(); c > 1 {
@@ -130,10 +139,14 @@ func (l *RLock) Release() error {
 		return nil
 	}
 	if extra.Load() != 0 {
-		l.releasing(ownerOf(s))
+		l.releasing(g)
 	}
 	l.count.store(0)
-	l.m.unlock()
+	// Nobody waits (the common case): the word just loaded is still the
+	// one to replace, and unlock would only load it again.
+	if s&mWaiters != 0 || !l.m.state.CompareAndSwap(s, s&cntMask) {
+		l.m.unlock()
+	}
 	return nil
 }
 
