@@ -184,13 +184,13 @@ func init() {
 	}
 }
 
-// held returns g's held list, taking over its slot.
+// held returns g's held list, taking over its slot, with the releases other
+// goroutines queued for it applied.
 func (lo *lockOrder) held(g uint64) *heldList {
-	slot := &lo.slots[g%heldSlots]
-	h := slot.Load()
+	h := lo.slots[g%heldSlots].Load()
 	if h == nil || h.g != g {
 		h = &heldList{g: g}
-		slot.Store(h)
+		lo.slots[g%heldSlots].Store(h)
 	}
 	h.applyPending()
 	return h
@@ -205,37 +205,50 @@ func (lo *lockOrder) Attempt(id uint64, c *plumb.Class, g uint64, read bool) {
 // Acquired implements plumb.LockTracker; it runs on the acquiring
 // goroutine g.
 func (lo *lockOrder) Acquired(id uint64, c *plumb.Class, g uint64, read bool) {
-	h := lo.held(g)
-	lo.check(h, c, g, read)
+	// held, its common case inlined by hand: g's list is in its slot and
+	// nothing is pending.
+	h := lo.slots[g%heldSlots].Load()
+	if h == nil || h.g != g || h.pending.Load() != nil {
+		h = lo.held(g)
+	}
+	if len(h.items) != 0 {
+		lo.check(h, c, g, read)
+	}
 	h.items = append(h.items, heldItem{id, c, read})
 }
 
-// check records the edges from every class h holds to c.
+// check records the edges from every class h holds to c. An edge h has
+// checked recently (its ring of seen edges) costs no more than the lookup
+// there: the order graph and its lock are touched only for the others.
 func (lo *lockOrder) check(h *heldList, c *plumb.Class, g uint64, read bool) {
-	var fresh []heldItem
-	for _, it := range h.items {
-		// The overflow class mixes unrelated locks (past threading's bound
-		// on classes): an edge through it would be a guess, never drawn.
-		if it.c.ID == c.ID || it.c.Overflow || c.Overflow {
+	// The overflow class mixes unrelated locks (past threading's bound on
+	// classes): an edge through it would be a guess, never drawn.
+	if c.Overflow {
+		return
+	}
+	for i := range h.items {
+		it := &h.items[i]
+		if it.c.ID == c.ID || it.c.Overflow {
 			continue
 		}
-		key := uint64(it.c.ID)<<34 | uint64(c.ID)<<2 | uint64(edgeType(it.read, read))
-		known := false
-		for _, s := range h.seen {
-			if s == key {
-				known = true
-				break
-			}
-		}
-		if !known {
-			h.seen[h.next] = key
-			h.next = (h.next + 1) % len(h.seen)
-			fresh = append(fresh, it)
+		t := edgeType(it.read, read)
+		if key := uint64(it.c.ID)<<34 | uint64(c.ID)<<2 | uint64(t); !h.seenEdge(key) {
+			lo.edge(it.c, c, t, g)
 		}
 	}
-	for _, from := range fresh {
-		lo.edge(from.c, c, edgeType(from.read, read), g)
+}
+
+// seenEdge reports whether h has checked the edge key recently, and notes it
+// in the ring if not.
+func (h *heldList) seenEdge(key uint64) bool {
+	for _, s := range h.seen {
+		if s == key {
+			return true
+		}
 	}
+	h.seen[h.next] = key
+	h.next = (h.next + 1) % len(h.seen)
+	return false
 }
 
 func edgeType(heldRead, takeRead bool) uint8 {
@@ -256,8 +269,9 @@ func (lo *lockOrder) Released(id uint64, c *plumb.Class, g uint64, read bool) {
 	if h == nil || h.g != g {
 		return // taken before checking was on, or the slot was taken over
 	}
+	it := heldItem{id, c, read}
 	if threading.GetIdent() != g {
-		r := &removal{item: heldItem{id, c, read}}
+		r := &removal{item: it}
 		for {
 			r.next = h.pending.Load()
 			if h.pending.CompareAndSwap(r.next, r) {
@@ -266,7 +280,13 @@ func (lo *lockOrder) Released(id uint64, c *plumb.Class, g uint64, read bool) {
 		}
 	}
 	h.applyPending()
-	h.remove(heldItem{id, c, read})
+	// Locks are mostly released in the reverse order of their acquisition:
+	// the last item first, as remove would find it.
+	if n := len(h.items) - 1; n >= 0 && h.items[n] == it {
+		h.items = h.items[:n]
+		return
+	}
+	h.remove(it)
 }
 
 // edge records from→to of type t, and reports the cycle it closes, if any.

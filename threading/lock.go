@@ -61,7 +61,7 @@ func (l *Lock) acquired(g uint64) {
 	if holdEvery.Load() != 0 && sampleHold() {
 		startHold(getExt(&l.m.x, KindLock))
 	}
-	trackAcquired(l, &l.m.x, KindLock, g, false)
+	trackAcquired(&l.m.x, KindLock, g, false)
 }
 
 // releasing does the optional work before a release by any thread.
@@ -70,7 +70,7 @@ func (l *Lock) releasing() {
 		if holdEvery.Load() != 0 {
 			endHold(l, l.m.x.Load(), ownerOf(s))
 		}
-		trackReleased(l, &l.m.x, KindLock, ownerOf(s), false)
+		trackReleased(&l.m.x, KindLock, ownerOf(s), false)
 	}
 }
 

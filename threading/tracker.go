@@ -64,25 +64,49 @@ func setLockTracker(t plumb.LockTracker) {
 	updateExtra()
 }
 
-func trackAcquired(p Primitive, x *atomic.Pointer[ext], kind Kind, g uint64, read bool) {
+// trackAcquired tells the tracker that g took the primitive whose ext x
+// holds (made on first use, as a kind primitive's).
+func trackAcquired(x *atomic.Pointer[ext], kind Kind, g uint64, read bool) {
 	if b := tracker.Load(); b != nil {
-		b.t.Acquired(p.primID(), classInfo(getExt(x, kind).meta), g, read)
+		e := x.Load()
+		if e == nil || e.cls.Load() == nil {
+			e = trackedExt(x, kind)
+		}
+		b.t.Acquired(e.id.Load(), e.cls.Load(), g, read)
 	}
 }
 
-func trackReleased(p Primitive, x *atomic.Pointer[ext], kind Kind, g uint64, read bool) {
+// trackReleased tells the tracker that the primitive of x, which g took, is
+// being released.
+func trackReleased(x *atomic.Pointer[ext], kind Kind, g uint64, read bool) {
 	if b := tracker.Load(); b != nil {
-		b.t.Released(p.primID(), classInfo(getExt(x, kind).meta), g, read)
+		e := x.Load()
+		if e == nil || e.cls.Load() == nil {
+			e = trackedExt(x, kind)
+		}
+		b.t.Released(e.id.Load(), e.cls.Load(), g, read)
 	}
 }
 
-// trackAttempt tells the tracker that g is about to block acquiring p, so
-// that the order edges of the acquisition are recorded before it blocks:
-// the acquisition that closes a cycle is reported even when it hangs.
-func trackAttempt(p Primitive, x *atomic.Pointer[ext], kind Kind, g uint64, read bool) {
+// trackAttempt tells the tracker that g is about to block acquiring the
+// primitive of x, so that the order edges of the acquisition are recorded
+// before it blocks: the acquisition that closes a cycle is reported even
+// when it hangs.
+func trackAttempt(x *atomic.Pointer[ext], kind Kind, g uint64, read bool) {
 	if b := tracker.Load(); b != nil {
-		b.t.Attempt(p.primID(), classInfo(getExt(x, kind).meta), g, read)
+		e := trackedExt(x, kind)
+		b.t.Attempt(e.id.Load(), e.cls.Load(), g, read)
 	}
+}
+
+// trackedExt returns the ext of x, made on first use, with its class
+// interned in its meta: what the tracker knows a primitive by is then its id
+// and that class, two loads on the fast path of trackAcquired and
+// trackReleased.
+func trackedExt(x *atomic.Pointer[ext], kind Kind) *ext {
+	e := getExt(x, kind)
+	classInfo(e.meta)
+	return e
 }
 
 // maxClasses bounds the lock-class table, as lockdep bounds its keys: a
