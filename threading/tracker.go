@@ -280,8 +280,8 @@ func edgeKey(it *heldItem, c *plumb.Class, read bool) uint64 {
 
 // knows reports whether h has seen the edge key recently.
 func (h *heldList) knows(key uint64) bool {
-	for _, s := range h.seen {
-		if s == key {
+	for i := range h.seen { // by index: ranging over the array would copy it
+		if h.seen[i] == key {
 			return true
 		}
 	}
