@@ -62,7 +62,7 @@ func (l *Lock) acquired(g uint64) { acquiredExtra(&l.m.x, KindLock, g, false, tr
 // releasing does the optional work before a release by any thread.
 func (l *Lock) releasing() {
 	if s := l.m.state.Load(); s&mLocked != 0 {
-		releasingExtra(l, &l.m.x, KindLock, ownerOf(s), false)
+		releasingExtra(l, &l.m.x, ownerOf(s), false)
 	}
 }
 

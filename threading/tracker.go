@@ -170,15 +170,14 @@ func trackAttempt(x *atomic.Pointer[ext], kind Kind, g uint64, read bool) {
 // trackReleased notes the release of the primitive of x, which g took (for
 // reading if read): by g, or by any goroutine for a Lock or an RWLock's
 // write side.
-func trackReleased(x *atomic.Pointer[ext], kind Kind, g uint64, read bool) {
-	releasingExtra(nil, x, kind, g, read)
+func trackReleased(x *atomic.Pointer[ext], g uint64, read bool) {
+	releasingExtra(nil, x, g, read)
 }
 
 // releasingExtra is trackReleased, after ending the sampled hold of p (the
 // primitive of x) if p is not nil: the optional work before a lock is
-// released, in one call, so that the lock's own helper (Lock.releasing)
-// inlines.
-func releasingExtra(p Primitive, x *atomic.Pointer[ext], kind Kind, g uint64, read bool) {
+// released, in one call from the lock's own helper (Lock.releasing).
+func releasingExtra(p Primitive, x *atomic.Pointer[ext], g uint64, read bool) {
 	if p != nil && holdEvery.Load() != 0 {
 		endHold(p, x.Load(), g)
 	}
@@ -221,9 +220,7 @@ func releasingExtra(p Primitive, x *atomic.Pointer[ext], kind Kind, g uint64, re
 }
 
 // trackedExt returns the ext of x, made on first use, with its class
-// interned in its meta: what tracking knows a primitive by is then its id
-// and that class, two loads on the fast paths of trackAcquired and
-// trackReleased.
+// interned in its meta, where acquiredExtra reads it from then on.
 func trackedExt(x *atomic.Pointer[ext], kind Kind) *ext {
 	e := getExt(x, kind)
 	classInfo(e.meta)
