@@ -60,11 +60,7 @@ func (l *Lock) acquireSlow(g uint64, got bool) {
 func (l *Lock) acquired(g uint64) { acquiredExtra(&l.m.x, KindLock, g, false, true) }
 
 // releasing does the optional work before a release by any thread.
-func (l *Lock) releasing() {
-	if s := l.m.state.Load(); s&mLocked != 0 {
-		releasingExtra(l, &l.m.x, ownerOf(s), false)
-	}
-}
+func (l *Lock) releasing() { releasingExtra(l, &l.m, 0, false) }
 
 // Lock is Acquire, for sync.Locker.
 func (l *Lock) Lock() { l.Acquire() }

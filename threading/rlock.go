@@ -57,7 +57,7 @@ func (l *RLock) releasing(g uint64) {
 	if holdEvery.Load() != 0 {
 		endHold(l, l.m.x.Load(), g)
 	}
-	trackReleased(&l.m.x, g, false)
+	trackReleased(&l.m, g, false)
 }
 
 // acquireAnnotated is acquireSlow with the race annotations of an acquire.

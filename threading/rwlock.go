@@ -149,7 +149,7 @@ func (rw *RWLock) RUnlock() {
 		g = stackGoid()
 	}
 	if extra.Load()&trackBit != 0 {
-		trackReleased(&rw.w.x, g, true)
+		trackReleased(&rw.w, g, true)
 	}
 	if raceEnabled {
 		raceReleaseMerge(rw.raceWriter())
@@ -252,7 +252,7 @@ func (rw *RWLock) Unlock() {
 		if holdEvery.Load() != 0 {
 			endHold(rw, rw.w.x.Load(), rw.writer())
 		}
-		trackReleased(&rw.w.x, rw.writer(), false)
+		trackReleased(&rw.w, rw.writer(), false)
 	}
 	if r > 0 {
 		rw.semas().reader.release(int(r)) // the readers that queued behind this writer

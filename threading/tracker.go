@@ -170,17 +170,27 @@ func trackAttempt(x *atomic.Pointer[ext], kind Kind, g uint64, read bool) {
 	}
 }
 
-// trackReleased notes the release of the primitive of x, which g took (for
-// reading if read): by g, or by any goroutine for a Lock or an RWLock's
-// write side.
-func trackReleased(x *atomic.Pointer[ext], g uint64, read bool) {
-	releasingExtra(nil, x, g, read)
+// trackReleased notes the release of the lock m, which g took (for reading
+// if read: an RWLock's read side, whose m is its writers' lock): by g, or by
+// any goroutine for a Lock or an RWLock's write side.
+func trackReleased(m *mutexCore, g uint64, read bool) {
+	releasingExtra(nil, m, g, read)
 }
 
 // releasingExtra is trackReleased, after ending the sampled hold of p (the
-// primitive of x) if p is not nil: the optional work before a lock is
-// released, in one call from the lock's own helper (Lock.releasing).
-func releasingExtra(p Primitive, x *atomic.Pointer[ext], g uint64, read bool) {
+// primitive of m) if p is not nil: the optional work before a lock is
+// released, in one call. g 0 stands for m's holder, read from its state,
+// and nothing is done if it has none: so Lock.releasing is that call alone,
+// and inlines.
+func releasingExtra(p Primitive, m *mutexCore, g uint64, read bool) {
+	if g == 0 {
+		s := m.state.Load()
+		if s&mLocked == 0 {
+			return
+		}
+		g = ownerOf(s)
+	}
+	x := &m.x
 	if p != nil && holdEvery.Load() != 0 {
 		endHold(p, x.Load(), g)
 	}
