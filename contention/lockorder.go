@@ -32,13 +32,16 @@ import (
 // so a read-read cycle can still hang when a writer queues; lockdep's rule
 // for recursive read locks is what is asked of this checker.)
 //
-// Edges are recorded when an acquisition is attempted (plumb.LockTracker's
-// Attempt comes before it blocks), so the acquisition that closes a cycle
-// is reported even when it hangs.
+// Edges are recorded when an acquisition is attempted (threading tells
+// plumb.LockTracker of them before it blocks), so the acquisition that
+// closes a cycle is reported even when it hangs.
 //
-// It watches every acquisition (plumb.SetLockTracker), so it is for
-// staging: EnableLockOrder turns it on, as does THREADMON_LOCKORDER=1 at
-// start-up. Stacks are captured only when an edge is new.
+// threading follows what each goroutine holds while a tracker is installed
+// (plumb.SetLockTracker) and tells it only of edges a goroutine has not
+// added recently, so the graph and its lock are off the fast path; still,
+// every acquisition pays for the bookkeeping, so it is for staging:
+// EnableLockOrder turns it on, as does THREADMON_LOCKORDER=1 at start-up.
+// Stacks are captured only when an edge is new.
 
 // OrderReport is a lock-order inversion: a cycle in the order graph.
 type OrderReport struct {
@@ -78,69 +81,7 @@ type edgeInfo struct {
 	pcs    [4][]uintptr
 }
 
-// heldList is the classes one goroutine holds, in acquisition order. Only
-// its goroutine touches items and seen, so the common path takes no lock; a
-// Lock released by another goroutine is queued in pending, which the owner
-// applies on its next acquisition or release.
-//
-// The lists live in a global table, so they keep identities only (a
-// primitive's registry id and its class), never the primitive: a lock that a
-// parked goroutine waits on must not be kept alive from here, or Go's
-// goroutineleak profile could not tell that goroutine is stuck for good.
-type heldList struct {
-	g       uint64
-	items   []heldItem
-	seen    [8]uint64 // recently checked edges (from<<32 | to), a small ring
-	next    int
-	pending atomic.Pointer[removal]
-}
-
-// heldItem is a held primitive: its registry id (0 for one not registered
-// when it was taken) and its class. Two unregistered primitives of one class
-// look the same, and removing either leaves the same classes held, which is
-// all that checking reads.
-type heldItem struct {
-	id   uint64
-	c    *plumb.Class
-	read bool
-}
-
-type removal struct {
-	item heldItem
-	next *removal
-}
-
-func (h *heldList) applyPending() {
-	if h.pending.Load() == nil {
-		return
-	}
-	for r := h.pending.Swap(nil); r != nil; r = r.next {
-		h.remove(r.item)
-	}
-}
-
-// remove drops the item released; failing that, an item of its class taken
-// before the primitive was registered (its id was 0 then). A release of
-// what is not in the list (taken before checking was on) removes nothing.
-func (h *heldList) remove(it heldItem) {
-	for _, id := range [2]uint64{it.id, 0} {
-		for i := len(h.items) - 1; i >= 0; i-- {
-			if h.items[i].id == id && h.items[i].c.ID == it.c.ID && h.items[i].read == it.read {
-				h.items = append(h.items[:i], h.items[i+1:]...)
-				return
-			}
-		}
-	}
-}
-
-// heldSlots is the size of the direct-mapped table of held lists. Two live
-// goroutines whose ids collide take the slot from each other and lose what
-// the other recorded: checking then misses edges, it never invents one.
-const heldSlots = 1 << 13
-
 type lockOrder struct {
-	slots [heldSlots]atomic.Pointer[heldList] // by goroutine id
-
 	mu       sync.RWMutex
 	succ     map[uint32]map[uint32]*edgeInfo // edges, their types and first acquisitions
 	classes  map[uint32]*plumb.Class
@@ -184,58 +125,10 @@ func init() {
 	}
 }
 
-// held returns g's held list, taking over its slot.
-func (lo *lockOrder) held(g uint64) *heldList {
-	slot := &lo.slots[g%heldSlots]
-	h := slot.Load()
-	if h == nil || h.g != g {
-		h = &heldList{g: g}
-		slot.Store(h)
-	}
-	h.applyPending()
-	return h
-}
-
-// Attempt implements plumb.LockTracker: g is about to block taking a lock of
-// class c; the edges from what it holds are recorded now.
-func (lo *lockOrder) Attempt(id uint64, c *plumb.Class, g uint64, read bool) {
-	lo.check(lo.held(g), c, g, read)
-}
-
-// Acquired implements plumb.LockTracker; it runs on the acquiring
-// goroutine g.
-func (lo *lockOrder) Acquired(id uint64, c *plumb.Class, g uint64, read bool) {
-	h := lo.held(g)
-	lo.check(h, c, g, read)
-	h.items = append(h.items, heldItem{id, c, read})
-}
-
-// check records the edges from every class h holds to c.
-func (lo *lockOrder) check(h *heldList, c *plumb.Class, g uint64, read bool) {
-	var fresh []heldItem
-	for _, it := range h.items {
-		// The overflow class mixes unrelated locks (past threading's bound
-		// on classes): an edge through it would be a guess, never drawn.
-		if it.c.ID == c.ID || it.c.Overflow || c.Overflow {
-			continue
-		}
-		key := uint64(it.c.ID)<<34 | uint64(c.ID)<<2 | uint64(edgeType(it.read, read))
-		known := false
-		for _, s := range h.seen {
-			if s == key {
-				known = true
-				break
-			}
-		}
-		if !known {
-			h.seen[h.next] = key
-			h.next = (h.next + 1) % len(h.seen)
-			fresh = append(fresh, it)
-		}
-	}
-	for _, from := range fresh {
-		lo.edge(from.c, c, edgeType(from.read, read), g)
-	}
+// Edge implements plumb.LockTracker: it runs on g, which holds a lock of
+// class from and takes (or is about to block taking) one of class to.
+func (lo *lockOrder) Edge(from, to *plumb.Class, fromRead, toRead bool, g uint64) {
+	lo.edge(from, to, edgeType(fromRead, toRead), g)
 }
 
 func edgeType(heldRead, takeRead bool) uint8 {
@@ -247,26 +140,6 @@ func edgeType(heldRead, takeRead bool) uint8 {
 		t |= typeTakeRead
 	}
 	return t
-}
-
-// Released implements plumb.LockTracker; g is the goroutine that
-// acquired p, which may not be the one releasing it.
-func (lo *lockOrder) Released(id uint64, c *plumb.Class, g uint64, read bool) {
-	h := lo.slots[g%heldSlots].Load()
-	if h == nil || h.g != g {
-		return // taken before checking was on, or the slot was taken over
-	}
-	if threading.GetIdent() != g {
-		r := &removal{item: heldItem{id, c, read}}
-		for {
-			r.next = h.pending.Load()
-			if h.pending.CompareAndSwap(r.next, r) {
-				return
-			}
-		}
-	}
-	h.applyPending()
-	h.remove(heldItem{id, c, read})
 }
 
 // edge records from→to of type t, and reports the cycle it closes, if any.

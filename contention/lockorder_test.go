@@ -138,3 +138,60 @@ func TestLockOrderNoFalseReports(t *testing.T) {
 		t.Fatalf("false report:\n%s", rs[0].Text)
 	}
 }
+
+// A zero-value Lock is registered on its first wait, here while its holder
+// holds it: its release still leaves nothing held, so the holder's next
+// lock is no edge from it and taking the two in the other order is no
+// inversion.
+func TestLockOrderRegisteredWhileHeld(t *testing.T) {
+	reports := enableOrder(t)
+	var zero threading.Lock
+	after := threading.NewLock(threading.WithName(uniqName("after-zero")))
+	taken, parked := make(chan struct{}), make(chan struct{})
+	holder := threading.NewThread(func(context.Context) error {
+		zero.Lock()
+		close(taken)
+		<-parked
+		zero.Unlock()
+		after.Lock() // zero is no longer held: no edge zero -> after
+		after.Unlock()
+		return nil
+	})
+	_ = holder.Start()
+	<-taken
+	waiter := threading.NewThread(func(context.Context) error { zero.Lock(); zero.Unlock(); return nil })
+	_ = waiter.Start()
+	for {
+		if _, ok := waiter.Waiting(); ok {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if threading.Describe(&zero).ID == 0 {
+		t.Fatal("the zero-value Lock is not registered by its waiter")
+	}
+	close(parked)
+	_ = holder.Join()
+	_ = waiter.Join()
+	inThread("reverse", func() { after.Lock(); zero.Lock(); zero.Unlock(); after.Unlock() })
+	if rs := reports(); len(rs) != 0 {
+		t.Fatalf("false report:\n%s", rs[0].Text)
+	}
+}
+
+// EnableLockOrder again starts an empty graph, and a goroutine tells it the
+// edges it told the old one: what it has seen recently is forgotten with
+// the old graph, so the inversion is still found.
+func TestLockOrderReenableTellsEdgesAgain(t *testing.T) {
+	a := threading.NewLock(threading.WithName(uniqName("again-a")))
+	b := threading.NewLock(threading.WithName(uniqName("again-b")))
+	nest := func(x, y *threading.Lock) { x.Lock(); y.Lock(); y.Unlock(); x.Unlock() }
+	enableOrder(t)
+	nest(a, b) // on this goroutine, which then has seen a -> b
+	reports := enableOrder(t)
+	nest(a, b) // the same goroutine: a -> b must reach the new graph
+	inThread("reverse", func() { nest(b, a) })
+	if n := len(reports()); n != 1 {
+		t.Fatalf("%d reports, want 1", n)
+	}
+}

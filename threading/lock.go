@@ -57,22 +57,10 @@ func (l *Lock) acquireSlow(g uint64, got bool) {
 
 // acquired does the optional work after an acquisition: hold sampling and the
 // lock tracker.
-func (l *Lock) acquired(g uint64) {
-	if holdEvery.Load() != 0 && sampleHold() {
-		startHold(getExt(&l.m.x, KindLock))
-	}
-	trackAcquired(l, &l.m.x, KindLock, g, false)
-}
+func (l *Lock) acquired(g uint64) { acquiredExtra(&l.m.x, KindLock, g, false, true) }
 
 // releasing does the optional work before a release by any thread.
-func (l *Lock) releasing() {
-	if s := l.m.state.Load(); s&mLocked != 0 {
-		if holdEvery.Load() != 0 {
-			endHold(l, l.m.x.Load(), ownerOf(s))
-		}
-		trackReleased(l, &l.m.x, KindLock, ownerOf(s), false)
-	}
-}
+func (l *Lock) releasing() { releasingExtra(l, &l.m, 0, false) }
 
 // Lock is Acquire, for sync.Locker.
 func (l *Lock) Lock() { l.Acquire() }

@@ -193,7 +193,7 @@ func (m *mutexCore) lockSlow(p registrant, kind Kind, wk WaitKind, g uint64, d d
 		return false, nil
 	}
 	if extra.Load()&trackBit != 0 && kind != KindOnce {
-		trackAttempt(p, &m.x, kind, g, false)
+		trackAttempt(&m.x, kind, g, false)
 	}
 	if canSpin {
 		// Spin a little, as sync.Mutex does: on a multi-core machine the

@@ -54,7 +54,7 @@ func (l *RLock) acquired(g uint64) {
 	if holdEvery.Load() != 0 && sampleHold() {
 		startHold(getExt(&l.m.x, KindRLock))
 	}
-	trackAcquired(l, &l.m.x, KindRLock, g, false)
+	trackAcquired(&l.m.x, KindRLock, g, false)
 }
 
 // releasing does the optional work before the outermost release.
@@ -62,7 +62,7 @@ func (l *RLock) releasing(g uint64) {
 	if holdEvery.Load() != 0 {
 		endHold(l, l.m.x.Load(), g)
 	}
-	trackReleased(l, &l.m.x, KindRLock, g, false)
+	trackReleased(&l.m, g, false)
 }
 
 // acquireAnnotated is acquireSlow with the race annotations of an acquire.

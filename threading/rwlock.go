@@ -88,7 +88,7 @@ func (rw *RWLock) RLock() {
 	// The tracker runs with the race detector on: its own locks must
 	// synchronise.
 	if extra.Load()&trackBit != 0 {
-		trackAcquired(rw, &rw.w.x, KindRWLock, g, true)
+		trackAcquired(&rw.w.x, KindRWLock, g, true)
 	}
 }
 
@@ -104,7 +104,7 @@ func (rw *RWLock) rlockSlow() {
 		selfDeadlock(rw, g, "read-locks %[2]s again, which it already holds for reading, while a writer waits: the writer waits for it to read-unlock, and it waits behind the writer (read locks are not reentrant once a writer queues)")
 	}
 	if extra.Load()&trackBit != 0 {
-		trackAttempt(rw, &rw.w.x, KindRWLock, g, true)
+		trackAttempt(&rw.w.x, KindRWLock, g, true)
 	}
 	rec := beginWait(rw, e.meta, WaitRead, g, w, forever)
 	rw.semas().reader.acquire(g, &rec)
@@ -135,7 +135,7 @@ func (rw *RWLock) TryRLock() bool {
 				raceAcquire(rw.raceReaders())
 			}
 			if extra.Load()&trackBit != 0 {
-				trackAcquired(rw, &rw.w.x, KindRWLock, curGoid(), true)
+				trackAcquired(&rw.w.x, KindRWLock, curGoid(), true)
 			}
 			return true
 		}
@@ -149,7 +149,7 @@ func (rw *RWLock) RUnlock() {
 		g = stackGoid()
 	}
 	if extra.Load()&trackBit != 0 {
-		trackReleased(rw, &rw.w.x, KindRWLock, g, true)
+		trackReleased(&rw.w, g, true)
 	}
 	if raceEnabled {
 		raceReleaseMerge(rw.raceWriter())
@@ -195,7 +195,7 @@ func (rw *RWLock) Lock() {
 	r := rw.readerCount.Add(-rwMaxReaders) + rwMaxReaders
 	if r != 0 && rw.readerWait.Add(r) != 0 {
 		if extra.Load() != 0 && !slow {
-			trackAttempt(rw, &rw.w.x, KindRWLock, g, false)
+			trackAttempt(&rw.w.x, KindRWLock, g, false)
 		}
 		e := getExt(&rw.w.x, KindRWLock)
 		rw.registerSelf(e)
@@ -211,7 +211,7 @@ func (rw *RWLock) Lock() {
 		if holdEvery.Load() != 0 && sampleHold() {
 			startHold(getExt(&rw.w.x, KindRWLock))
 		}
-		trackAcquired(rw, &rw.w.x, KindRWLock, g, false)
+		trackAcquired(&rw.w.x, KindRWLock, g, false)
 	}
 }
 
@@ -233,7 +233,7 @@ func (rw *RWLock) TryLock() (ok bool) {
 		return false
 	}
 	if extra.Load() != 0 {
-		trackAcquired(rw, &rw.w.x, KindRWLock, curGoid(), false)
+		trackAcquired(&rw.w.x, KindRWLock, curGoid(), false)
 	}
 	return true
 }
@@ -252,7 +252,7 @@ func (rw *RWLock) Unlock() {
 		if holdEvery.Load() != 0 {
 			endHold(rw, rw.w.x.Load(), rw.writer())
 		}
-		trackReleased(rw, &rw.w.x, KindRWLock, rw.writer(), false)
+		trackReleased(&rw.w, rw.writer(), false)
 	}
 	if r > 0 {
 		rw.semas().reader.release(int(r)) // the readers that queued behind this writer

@@ -5,6 +5,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
+
+	"github.com/petermattis/goid"
 
 	"github.com/threadmon/threadmon/internal/plumb"
 )
@@ -46,42 +49,274 @@ func updateExtra() {
 	extra.Store(v)
 }
 
-// The lock tracker (plumb.LockTracker) sees every acquisition and release
-// of a Lock, of an RLock (the outermost level) and of an RWLock's write side:
-// what lock-order checking (package contention) needs.
-type trackerBox struct{ t plumb.LockTracker }
+// Lock tracking: while a plumb.LockTracker is installed, every acquisition
+// and release of a Lock, of an RLock (the outermost level) and of an RWLock
+// (both sides) is followed here, in a list per goroutine of the classes it
+// holds; the tracker is told only of an order edge, the first time in a
+// while a goroutine takes a class while holding another. That is what
+// lock-order checking (package contention) needs, and it keeps the tracker
+// off the fast path: an acquisition that adds no edge is a lookup of the
+// goroutine's list, a scan of a small cache of its recent edges and an
+// append; a release by the holder is a pop.
+//
+// The lists keep identities only (the address of a primitive's ext, and its
+// class), never a reference to the primitive: a lock that a parked
+// goroutine waits on must not be kept alive from here, or Go's goroutineleak
+// profile could not tell that goroutine is stuck for good.
+type trackerBox struct {
+	t     plumb.LockTracker
+	slots [heldSlots]atomic.Pointer[heldList] // by goroutine id
+}
+
+// heldSlots is the size of the direct-mapped table of held lists. Two live
+// goroutines whose ids collide take the slot from each other and lose what
+// the other recorded: checking then misses edges, it never invents one.
+const heldSlots = 1 << 13
+
+// heldList is the classes one goroutine holds, in acquisition order. Only
+// its goroutine touches items and seen, so the common path takes no lock; a
+// Lock released by another goroutine is queued in pending, which the owner
+// applies on its next acquisition or release. What every acquisition and
+// release reads comes first, and items starts in first, so that a goroutine
+// that holds a few locks at a time finds them all in one allocation.
+type heldList struct {
+	g       uint64
+	items   []heldItem
+	pending atomic.Pointer[heldRemoval]
+	next    int
+	seen    [8]uint64 // recently told edges (edgeKey), a small ring
+	first   [4]heldItem
+}
+
+// heldItem is a held primitive, known by the address of its ext (made, if
+// need be, when it is taken; a uintptr, so as not to keep it alive), and
+// its class; read is true for an RWLock held for reading. Should the
+// primitive be freed while still listed and its address reused, the new
+// primitive's release finds the later item first: the stale one stays, as
+// it would have.
+type heldItem struct {
+	ext  uintptr
+	c    *plumb.Class
+	read bool
+}
+
+// heldRemoval is a release by a goroutine other than the holder, queued for
+// the holder to apply.
+type heldRemoval struct {
+	ext  uintptr
+	read bool
+	next *heldRemoval
+}
 
 var tracker atomic.Pointer[trackerBox]
 
-// setLockTracker installs t (nil removes it). Locks already held when it is
-// installed are not known to it.
+// setLockTracker installs t (nil removes it), with empty held lists: locks
+// already held when it is installed are not known to it.
 func setLockTracker(t plumb.LockTracker) {
 	if t == nil {
 		tracker.Store(nil)
 	} else {
-		tracker.Store(&trackerBox{t})
+		tracker.Store(&trackerBox{t: t})
 	}
 	updateExtra()
 }
 
-func trackAcquired(p Primitive, x *atomic.Pointer[ext], kind Kind, g uint64, read bool) {
+// trackAcquired notes that g took the primitive whose ext x holds (made on
+// first use, as a kind primitive's), for reading if read, and tells the
+// tracker of the edges this adds.
+func trackAcquired(x *atomic.Pointer[ext], kind Kind, g uint64, read bool) {
+	acquiredExtra(x, kind, g, read, false)
+}
+
+// acquiredExtra is trackAcquired, after sampling the hold time of the
+// acquisition if sample: the optional work after a lock is taken, in one
+// call, so that the lock's own helper (Lock.acquired) inlines.
+func acquiredExtra(x *atomic.Pointer[ext], kind Kind, g uint64, read, sample bool) {
+	if sample && holdEvery.Load() != 0 && sampleHold() {
+		startHold(getExt(x, kind))
+	}
+	b := tracker.Load()
+	if b == nil {
+		return
+	}
+	e := x.Load()
+	if e == nil || e.cls.Load() == nil {
+		e = trackedExt(x, kind)
+	}
+	c := e.cls.Load()
+	// held, its common case inlined by hand: g's list is in its slot and
+	// nothing is pending.
+	h := b.slots[g%heldSlots].Load()
+	if h == nil || h.g != g || h.pending.Load() != nil {
+		h = b.held(g)
+	}
+	// check, when every edge this adds is in the ring of seen ones, inlined
+	// by hand: a scan of the ring per held item.
+	for i := range h.items {
+		if !h.knows(edgeKey(&h.items[i], c, read)) {
+			b.check(h, c, g, read)
+			break
+		}
+	}
+	h.items = append(h.items, heldItem{uintptr(unsafe.Pointer(e)), c, read})
+}
+
+// trackAttempt tells the tracker of the edges g adds by blocking to acquire
+// the primitive of x: they are known before it blocks, so the acquisition
+// that closes a cycle is reported even when it hangs.
+func trackAttempt(x *atomic.Pointer[ext], kind Kind, g uint64, read bool) {
 	if b := tracker.Load(); b != nil {
-		b.t.Acquired(p.primID(), classInfo(getExt(x, kind).meta), g, read)
+		b.check(b.held(g), trackedExt(x, kind).cls.Load(), g, read)
 	}
 }
 
-func trackReleased(p Primitive, x *atomic.Pointer[ext], kind Kind, g uint64, read bool) {
-	if b := tracker.Load(); b != nil {
-		b.t.Released(p.primID(), classInfo(getExt(x, kind).meta), g, read)
+// trackReleased notes the release of the lock m, which g took (for reading
+// if read: an RWLock's read side, whose m is its writers' lock): by g, or by
+// any goroutine for a Lock or an RWLock's write side.
+func trackReleased(m *mutexCore, g uint64, read bool) {
+	releasingExtra(nil, m, g, read)
+}
+
+// releasingExtra is trackReleased, after ending the sampled hold of p (the
+// primitive of m) if p is not nil: the optional work before a lock is
+// released, in one call. g 0 stands for m's holder, read from its state,
+// and nothing is done if it has none: so Lock.releasing is that call alone,
+// and inlines.
+func releasingExtra(p Primitive, m *mutexCore, g uint64, read bool) {
+	if g == 0 {
+		s := m.state.Load()
+		if s&mLocked == 0 {
+			return
+		}
+		g = ownerOf(s)
+	}
+	x := &m.x
+	if p != nil && holdEvery.Load() != 0 {
+		endHold(p, x.Load(), g)
+	}
+	b := tracker.Load()
+	if b == nil {
+		return
+	}
+	h := b.slots[g%heldSlots].Load()
+	if h == nil || h.g != g {
+		return // taken before tracking was on, or the slot was taken over
+	}
+	e := x.Load()
+	if e == nil {
+		return // never taken while tracking was on: that made its ext
+	}
+	at := uintptr(unsafe.Pointer(e))
+	self := uint64(goid.Get()) // curGoid, by hand: a call less
+	if !goidTrusted {
+		self = stackGoid()
+	}
+	if self != g {
+		r := &heldRemoval{ext: at, read: read}
+		for {
+			r.next = h.pending.Load()
+			if h.pending.CompareAndSwap(r.next, r) {
+				return
+			}
+		}
+	}
+	if h.pending.Load() != nil {
+		h.applyPending()
+	}
+	// Locks are mostly released in the reverse order of their acquisition:
+	// the last item first, as remove would find it.
+	if n := len(h.items) - 1; n >= 0 && h.items[n].ext == at && h.items[n].read == read {
+		h.items = h.items[:n]
+		return
+	}
+	h.remove(at, read)
+}
+
+// trackedExt returns the ext of x, made on first use, with its class
+// interned in its meta, where acquiredExtra reads it from then on.
+func trackedExt(x *atomic.Pointer[ext], kind Kind) *ext {
+	e := getExt(x, kind)
+	classInfo(e.meta)
+	return e
+}
+
+// held returns g's held list, taking over its slot, with the releases other
+// goroutines queued for it applied.
+func (b *trackerBox) held(g uint64) *heldList {
+	slot := &b.slots[g%heldSlots]
+	h := slot.Load()
+	if h == nil || h.g != g {
+		h = &heldList{g: g}
+		h.items = h.first[:0]
+		slot.Store(h)
+	}
+	h.applyPending()
+	return h
+}
+
+// check tells the tracker of each edge from a class h holds to c that h has
+// not told it of recently (its ring of seen edges): the tracker, and any
+// lock it takes, is reached only for those. An edge from a class to itself
+// or through the overflow class is never told, but noted in the ring all the
+// same, so that trackAcquired does not come back here for it.
+func (b *trackerBox) check(h *heldList, c *plumb.Class, g uint64, read bool) {
+	for i := range h.items {
+		it := &h.items[i]
+		key := edgeKey(it, c, read)
+		if h.knows(key) {
+			continue
+		}
+		h.seen[h.next] = key
+		h.next = (h.next + 1) % len(h.seen)
+		// The overflow class mixes unrelated locks (past the bound on
+		// classes): an edge through it would be a guess, never drawn.
+		if it.c != c && !it.c.Overflow && !c.Overflow {
+			b.t.Edge(it.c, c, it.read, read, g)
+		}
 	}
 }
 
-// trackAttempt tells the tracker that g is about to block acquiring p, so
-// that the order edges of the acquisition are recorded before it blocks:
-// the acquisition that closes a cycle is reported even when it hangs.
-func trackAttempt(p Primitive, x *atomic.Pointer[ext], kind Kind, g uint64, read bool) {
-	if b := tracker.Load(); b != nil {
-		b.t.Attempt(p.primID(), classInfo(getExt(x, kind).meta), g, read)
+// edgeKey is the edge from the held it to c, taken for reading if read, as
+// the ring of seen edges has it: the two class ids and the two read bits.
+func edgeKey(it *heldItem, c *plumb.Class, read bool) uint64 {
+	k := uint64(it.c.ID)<<34 | uint64(c.ID)<<2
+	if it.read {
+		k |= 2
+	}
+	if read {
+		k |= 1
+	}
+	return k
+}
+
+// knows reports whether h has seen the edge key recently.
+func (h *heldList) knows(key uint64) bool {
+	for i := range h.seen { // by index: ranging over the array would copy it
+		if h.seen[i] == key {
+			return true
+		}
+	}
+	return false
+}
+
+func (h *heldList) applyPending() {
+	if h.pending.Load() == nil {
+		return
+	}
+	for r := h.pending.Swap(nil); r != nil; r = r.next {
+		h.remove(r.ext, r.read)
+	}
+}
+
+// remove drops the last item of the primitive whose ext is at p, held for
+// reading if read. A release of what is not in the list (taken before
+// tracking was on) removes nothing.
+func (h *heldList) remove(p uintptr, read bool) {
+	for i := len(h.items) - 1; i >= 0; i-- {
+		if h.items[i].ext == p && h.items[i].read == read {
+			h.items = append(h.items[:i], h.items[i+1:]...)
+			return
+		}
 	}
 }
 

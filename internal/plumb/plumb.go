@@ -18,18 +18,16 @@ type Class struct {
 	Overflow bool
 }
 
-// LockTracker sees every acquisition and release of a Lock, of an RLock (the
-// outermost level) and of an RWLock (read is true for its read side): what
-// lock-order checking needs. It runs on the fast path, so it must be quick.
-// id is the primitive's ID (0 while unregistered); g is the goroutine that
-// acquired the lock (for a Lock released by another thread, still the
-// acquirer; for a read lock, the goroutine that read-unlocks). Attempt comes
-// before an acquisition blocks (it is followed by Acquired if it succeeds),
-// so that the order it would add is known even if it never does.
+// LockTracker is told of the lock order as threads take locks (a Lock, an
+// RLock at its outermost level, either side of an RWLock): Edge says that
+// goroutine g, holding a lock of class from (for reading if fromRead),
+// takes one of class to (for reading if toRead), or is about to block
+// taking it, so that the order it would add is known even if it never does.
+// threading keeps what each goroutine holds, and calls Edge from the
+// acquiring goroutine only the first time in a while it sees the edge, and
+// never for an edge from a class to itself or through an Overflow class.
 type LockTracker interface {
-	Attempt(id uint64, c *Class, g uint64, read bool)
-	Acquired(id uint64, c *Class, g uint64, read bool)
-	Released(id uint64, c *Class, g uint64, read bool)
+	Edge(from, to *Class, fromRead, toRead bool, g uint64)
 }
 
 // StackSample is the waits (or hand-offs) of one class of primitive at one
