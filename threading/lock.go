@@ -37,19 +37,19 @@ func (l *Lock) Acquire() {
 	if !goidTrusted {
 		g = stackGoid()
 	}
-	if ok := l.m.lockFast(g); ok && extra.Load() == 0 {
+	if l.m.lockFast(g) {
+		if extra.Load() != 0 {
+			l.acquired(g) // inlined: one call to the optional work
+		}
 		return
-	} else {
-		l.acquireSlow(g, ok)
 	}
+	l.acquireSlow(g)
 }
 
-// acquireSlow is Acquire after the fast path: the wait, if the lock was not
-// taken, and the optional work.
-func (l *Lock) acquireSlow(g uint64, got bool) {
-	if !got {
-		l.m.lockSlow(l, KindLock, WaitAcquire, g, forever)
-	}
+// acquireSlow is Acquire after the fast path failed: the wait, and the
+// optional work.
+func (l *Lock) acquireSlow(g uint64) {
+	l.m.lockSlow(l, KindLock, WaitAcquire, g, forever)
 	if extra.Load() != 0 {
 		l.acquired(g)
 	}
@@ -133,7 +133,11 @@ func (l *Lock) releaseSlow() error {
 	if extra.Load() != 0 {
 		l.releasing()
 	}
-	if !l.m.unlock() {
+	// unlock, by hand: a call less with checking on.
+	if s := l.m.state.Load(); s&(mLocked|mWaiters) == mLocked && l.m.state.CompareAndSwap(s, s&cntMask) {
+		return nil
+	}
+	if !l.m.unlockSlow() {
 		return misuse(l, "release", ErrReleaseUnlocked)
 	}
 	return nil
