@@ -35,10 +35,16 @@ type Condition struct {
 	// Condition's, as Python's Condition has its lock's.
 	Lockable
 
-	x       *ext
-	q       waitQueue // guarded by lock
+	x     *ext
+	q     waitQueue   // guarded by lock
+	spare waiterCache // guarded by lock
+	// waiters mirrors q.n for String, which cannot take the lock; acq
+	// counts the waits that notify took out of q. Only the lock's holder
+	// writes them: a store, or a holderCount's increment, where a locked
+	// add would wait for the cache line the other side of a ping-pong
+	// last wrote.
 	waiters atomic.Int32
-	acq     atomic.Uint64 // waits that were notified
+	acq     holderCount
 }
 
 // NewCondition returns a Condition over lock; nil makes a new RLock.
@@ -96,14 +102,16 @@ func (c *Condition) wait(d deadline) (bool, error) {
 		return false, misuse(c, "wait", ErrNotOwner)
 	}
 	g := curGoid()
-	w := getWaiter(g)
+	w, cached := c.spare.get(g)
 	c.q.pushBack(w)
-	c.waiters.Add(1)
+	c.waiters.Store(int32(c.q.n))
 	saved, err := c.Lockable.releaseSave()
 	if err != nil { // cannot happen: we checked ownership
 		c.q.remove(w)
-		c.waiters.Add(-1)
-		putWaiter(w)
+		c.waiters.Store(int32(c.q.n))
+		if !cached {
+			putWaiter(w)
+		}
 		return false, misuse(c, "wait", err)
 	}
 	c.registerSelf(c.x)
@@ -111,17 +119,19 @@ func (c *Condition) wait(d deadline) (bool, error) {
 	rec.t = w.t
 	r, out := park(w, d, &rec)
 	c.Lockable.acquireRestore(saved)
-	if r == 0 && !w.queued {
+	if w.queued { // the deadline passed first
+		c.q.remove(w)
+		c.waiters.Store(int32(c.q.n))
+	} else if r == 0 {
 		// Notified just as the deadline passed: the notify counts, or it
 		// would be lost for everybody.
 		r, out = wakeGranted, OutcomeAcquired
 	}
-	c.q.remove(w)
-	c.waiters.Add(-1)
-	putWaiter(w)
+	if !cached {
+		putWaiter(w)
+	}
 	rec.end(out)
 	if r != 0 {
-		c.acq.Add(1)
 		return true, nil
 	}
 	if out == OutcomeCancelled {
@@ -167,12 +177,18 @@ func (c *Condition) Notify(n int) error {
 	if n < 0 {
 		return misuse(c, "notify", valuef("notify(n) needs n >= 0, got %d", n))
 	}
+	woke := false
 	for ; n > 0; n-- {
 		w := c.q.popFront()
 		if w == nil {
 			break
 		}
-		w.ch <- wakeGranted
+		c.acq.inc()
+		w.wake(wakeGranted)
+		woke = true
+	}
+	if woke {
+		c.waiters.Store(int32(c.q.n))
 	}
 	return nil
 }
@@ -182,9 +198,14 @@ func (c *Condition) NotifyAll() error {
 	if !c.Owned() {
 		return misuse(c, "notify_all", ErrNotOwner)
 	}
-	for w := c.q.popFront(); w != nil; w = c.q.popFront() {
-		w.ch <- wakeGranted
+	if c.q.n == 0 {
+		return nil
 	}
+	for w := c.q.popFront(); w != nil; w = c.q.popFront() {
+		c.acq.inc()
+		w.wake(wakeGranted)
+	}
+	c.waiters.Store(0)
 	return nil
 }
 
@@ -198,7 +219,7 @@ func (c *Condition) primClass() string { return c.x.classOf() }
 
 // Stats: Acquisitions counts notified waits.
 func (c *Condition) Stats() Stats {
-	s := Stats{Acquisitions: c.acq.Load()}
+	s := Stats{Acquisitions: c.acq.load()}
 	c.x.slowStats(&s)
 	return s
 }
