@@ -50,7 +50,8 @@ func (c *Cond) Wait() {
 	e.mu.Unlock()
 	c.L.Unlock()
 	register(e, c)
-	rec := beginWait(c, e.meta, WaitNotify, g, 0, forever)
+	var rec waitScope
+	rec.begin(c, e.meta, WaitNotify, g, 0, forever)
 	rec.t = w.t
 	park(w, forever, &rec)
 	rec.end(OutcomeAcquired)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -40,10 +39,11 @@ type Condition struct {
 	spare waiterCache // guarded by lock
 	// waiters mirrors q.n for String, which cannot take the lock; acq
 	// counts the waits that notify took out of q. Only the lock's holder
-	// writes them: a store, or a holderCount's increment, where a locked
-	// add would wait for the cache line the other side of a ping-pong
-	// last wrote.
-	waiters atomic.Int32
+	// writes them, so they are holderCounts: a plain store or increment,
+	// where an atomic one (a locked instruction on amd64) would stall
+	// until the cache line the other side of a ping-pong last wrote
+	// arrives.
+	waiters holderCount
 	acq     holderCount
 }
 
@@ -98,30 +98,31 @@ func (c *Condition) WaitContext(ctx context.Context) error {
 }
 
 func (c *Condition) wait(d deadline) (bool, error) {
-	if !c.Owned() {
+	g := curGoid()
+	if !c.ownedBy(g) {
 		return false, misuse(c, "wait", ErrNotOwner)
 	}
-	g := curGoid()
 	w, cached := c.spare.get(g)
 	c.q.pushBack(w)
-	c.waiters.Store(int32(c.q.n))
+	c.waiters.store(uint64(c.q.n))
 	saved, err := c.Lockable.releaseSave()
 	if err != nil { // cannot happen: we checked ownership
 		c.q.remove(w)
-		c.waiters.Store(int32(c.q.n))
+		c.waiters.store(uint64(c.q.n))
 		if !cached {
 			putWaiter(w)
 		}
 		return false, misuse(c, "wait", err)
 	}
 	c.registerSelf(c.x)
-	rec := beginWait(c, c.x.meta, WaitNotify, g, 0, d)
+	var rec waitScope
+	rec.begin(c, c.x.meta, WaitNotify, g, 0, d)
 	rec.t = w.t
 	r, out := park(w, d, &rec)
 	c.Lockable.acquireRestore(saved)
 	if w.queued { // the deadline passed first
 		c.q.remove(w)
-		c.waiters.Store(int32(c.q.n))
+		c.waiters.store(uint64(c.q.n))
 	} else if r == 0 {
 		// Notified just as the deadline passed: the notify counts, or it
 		// would be lost for everybody.
@@ -138,6 +139,18 @@ func (c *Condition) wait(d deadline) (bool, error) {
 		return false, d.ctx.Err()
 	}
 	return false, nil
+}
+
+// ownedBy is Owned for the caller, goroutine g, without reading its id
+// again.
+func (c *Condition) ownedBy(g uint64) bool {
+	switch l := c.Lockable.(type) {
+	case *Lock:
+		return l.Owner() == g
+	case *RLock:
+		return l.Owner() == g
+	}
+	return c.Owned()
 }
 
 // WaitFor is Python's wait_for: it waits until pred() is true, for at most
@@ -188,7 +201,7 @@ func (c *Condition) Notify(n int) error {
 		woke = true
 	}
 	if woke {
-		c.waiters.Store(int32(c.q.n))
+		c.waiters.store(uint64(c.q.n))
 	}
 	return nil
 }
@@ -205,7 +218,7 @@ func (c *Condition) NotifyAll() error {
 		c.acq.inc()
 		w.wake(wakeGranted)
 	}
-	c.waiters.Store(0)
+	c.waiters.store(0)
 	return nil
 }
 
@@ -230,7 +243,7 @@ func (c *Condition) holders() []uint64 { return c.Lockable.primitive().holders()
 // field the number of waiters.
 func (c *Condition) String() string {
 	name := quotedName(c.x.meta)
-	return fmt.Sprintf("<Condition%s(%s, %d)>", name, c.Lockable, c.waiters.Load())
+	return fmt.Sprintf("<Condition%s(%s, %d)>", name, c.Lockable, c.waiters.load())
 }
 
 func (c *Condition) setExt(e *ext) { c.x = e }

@@ -175,17 +175,26 @@ type waitScope struct {
 // beginWait starts the bookkeeping of goroutine g waiting on p, whose meta is
 // m (nil for waits with no statistics).
 func beginWait(p Primitive, m *meta, kind WaitKind, g, holder uint64, d deadline) waitScope {
+	var sc waitScope
+	sc.begin(p, m, kind, g, holder, d)
+	return sc
+}
+
+// begin is beginWait on a zero scope that stays where it is: built field by
+// field in place, it is not copied out of a result, a copy whose wide loads
+// each wait for several narrow stores still in flight (a stall that was a
+// twentieth of a Condition ping-pong).
+func (s *waitScope) begin(p Primitive, m *meta, kind WaitKind, g, holder uint64, d deadline) {
 	if m != nil {
 		m.contentions.Add(1)
 	}
-	sc := waitScope{p: p, m: m, kind: kind, g: g, holder: holder, ctx: d.ctx}
+	s.p, s.m, s.kind, s.g, s.holder, s.ctx = p, m, kind, g, holder, d.ctx
 	if hasObservers() {
-		sc.start = nanotime()
+		s.start = nanotime()
+		if holder != 0 {
+			s.hth = lookupThread(holder)
+		}
 	}
-	if holder != 0 && hasObservers() {
-		sc.hth = lookupThread(holder)
-	}
-	return sc
 }
 
 // publish makes the wait visible in the thread's record, with the stack.

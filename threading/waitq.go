@@ -67,9 +67,11 @@ func getWaiter(g uint64) *waiter {
 
 // reset readies a reused waiter of its goroutine for another wait.
 func (w *waiter) reset(t *Thread) {
-	select { // a wake that raced with a timeout and was counted then
-	case <-w.ch:
-	default:
+	if w.parked.Load() { // a wake that raced with a timeout, counted then
+		select {
+		case <-w.ch:
+		default:
+		}
 	}
 	*w = waiter{ch: w.ch, t: t, g: w.g, self: w.self}
 }
