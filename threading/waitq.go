@@ -7,16 +7,17 @@ import (
 
 // waiter is one parked caller. A waiter and its channel are made by the
 // goroutine that waits and reused only by that goroutine: its Thread record
-// keeps its spare waiter through a weak pointer, so the waiter is reachable
-// only from the primitive's queue and the waiter's own stack, never from a
-// global pool or registry. So a channel always belongs to the synctest
-// bubble of the goroutine that parks on it, a goroutine parked on a
-// primitive that nothing runnable can reach is reported by Go's
-// goroutine-leak profile, and a wait allocates nothing while the spare
-// survives (a GC may collect an idle spare; the next wait makes another).
+// keeps its spare waiter through a weak pointer (a Condition or Cond may
+// keep it too, see waiterCache), so the waiter is reachable only from the
+// primitive and the waiter's own stack, never from a global pool or
+// registry. So a channel always belongs to the synctest bubble of the
+// goroutine that parks on it, a goroutine parked on a primitive that
+// nothing runnable can reach is reported by Go's goroutine-leak profile,
+// and a wait allocates nothing while the spare survives (a GC may collect
+// an idle spare; the next wait makes another).
 type waiter struct {
 	ch         chan uint8           // capacity 1: at most one wake is ever pending
-	t          *Thread              // the waiting goroutine's record, which keeps the spare
+	t          *Thread              // the waiting goroutine's record, which keeps the spare (nil in a waiterCache)
 	self       weak.Pointer[waiter] // made once: weak.Make takes a runtime lock
 	g          uint64
 	since      int64 // nanotime when it first queued, for starvation mode
@@ -30,7 +31,8 @@ type waiter struct {
 	// sigParked once the waiter has committed to block on ch, after which
 	// a wake must go through ch. A channel operation takes the channel's
 	// lock on both sides; sig costs the waker one CAS and the yielding
-	// waiter one load.
+	// waiter one load. Wakers that send on ch whatever the state (a lock's
+	// release, a semaphore's, breakWait) work as well: park polls both.
 	sig atomic.Uint32
 	// breakable marks a wait through a Context that breakWait may end;
 	// unqueue then fixes the primitive's state after breakWait took the
