@@ -22,9 +22,11 @@ type Cond struct {
 	L sync.Locker
 
 	checker copyChecker
-	x       *ext // its queue holds the waiters, oldest first
-	waiters atomic.Int32
-	acq     atomic.Uint64 // waits that were signalled
+	x       *ext        // its queue holds the waiters, oldest first
+	spare   waiterCache // guarded by x.mu
+	// acq counts the waits that Signal and Broadcast took out of the
+	// queue, written under x.mu (see Condition.acq).
+	acq holderCount
 }
 
 // NewCond returns a Cond over l. Options: WithName.
@@ -40,22 +42,22 @@ func (c *Cond) Wait() {
 	c.checker.check()
 	e := c.ext()
 	g := curGoid()
-	w := getWaiter(g)
 	// Queued before L is released: a Signal that comes between the Unlock
-	// and the park finds the waiter and leaves its wake in the channel.
+	// and the park finds the waiter and leaves its wake for it to find.
 	e.mu.Lock()
+	w, cached := c.spare.get(g)
 	e.q.pushBack(w)
 	e.mu.Unlock()
-	c.waiters.Add(1)
 	c.L.Unlock()
 	register(e, c)
-	rec := beginWait(c, e.meta, WaitNotify, g, 0, forever)
+	var rec waitScope
+	rec.begin(c, e.meta, WaitNotify, g, 0, forever)
 	rec.t = w.t
 	park(w, forever, &rec)
 	rec.end(OutcomeAcquired)
-	putWaiter(w)
-	c.waiters.Add(-1)
-	c.acq.Add(1)
+	if !cached {
+		putWaiter(w)
+	}
 	c.L.Lock()
 }
 
@@ -66,10 +68,12 @@ func (c *Cond) Signal() {
 	e := c.ext()
 	e.mu.Lock()
 	w := e.q.popFront()
+	if w != nil {
+		c.acq.inc()
+	}
 	e.mu.Unlock()
 	if w != nil {
-		recordReleaser(e, w.parked.Load())
-		w.ch <- wakeGranted
+		recordReleaser(e, w.wake(wakeGranted))
 	}
 }
 
@@ -78,17 +82,13 @@ func (c *Cond) Broadcast() {
 	c.checker.check()
 	e := c.ext()
 	e.mu.Lock()
-	var all []*waiter
 	parked := false // one sample per Broadcast that wakes a parked waiter
 	for w := e.q.popFront(); w != nil; w = e.q.popFront() {
-		all = append(all, w)
-		parked = parked || w.parked.Load()
+		c.acq.inc()
+		parked = w.wake(wakeGranted) || parked
 	}
 	e.mu.Unlock()
 	recordReleaser(e, parked)
-	for _, w := range all {
-		w.ch <- wakeGranted
-	}
 }
 
 func (c *Cond) ext() *ext {
@@ -108,7 +108,7 @@ func (c *Cond) primClass() string { return c.x.classOf() }
 
 // Stats: Acquisitions counts signalled waits.
 func (c *Cond) Stats() Stats {
-	s := Stats{Acquisitions: c.acq.Load()}
+	s := Stats{Acquisitions: c.acq.load()}
 	c.x.slowStats(&s)
 	return s
 }
@@ -117,7 +117,11 @@ func (c *Cond) holders() []uint64 { return nil }
 
 // String shows the name and the number of waiters: <Cond "jobs" waiters=2>.
 func (c *Cond) String() string {
-	return fmt.Sprintf("<Cond%s waiters=%d>", quotedName(c.x.meta), c.waiters.Load())
+	e := c.ext()
+	e.mu.Lock()
+	n := e.q.n
+	e.mu.Unlock()
+	return fmt.Sprintf("<Cond%s waiters=%d>", quotedName(e.meta), n)
 }
 
 // copyChecker holds its own address, to detect a copy, as sync.Cond's does.

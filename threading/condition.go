@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -35,10 +34,17 @@ type Condition struct {
 	// Condition's, as Python's Condition has its lock's.
 	Lockable
 
-	x       *ext
-	q       waitQueue // guarded by lock
-	waiters atomic.Int32
-	acq     atomic.Uint64 // waits that were notified
+	x     *ext
+	q     waitQueue   // guarded by lock
+	spare waiterCache // guarded by lock
+	// waiters mirrors q.n for String, which cannot take the lock; acq
+	// counts the waits that notify took out of q. Only the lock's holder
+	// writes them, so they are holderCounts: a plain store or increment,
+	// where an atomic one (a locked instruction on amd64) would stall
+	// until the cache line the other side of a ping-pong last wrote
+	// arrives.
+	waiters holderCount
+	acq     holderCount
 }
 
 // NewCondition returns a Condition over lock; nil makes a new RLock.
@@ -92,42 +98,59 @@ func (c *Condition) WaitContext(ctx context.Context) error {
 }
 
 func (c *Condition) wait(d deadline) (bool, error) {
-	if !c.Owned() {
+	g := curGoid()
+	if !c.ownedBy(g) {
 		return false, misuse(c, "wait", ErrNotOwner)
 	}
-	g := curGoid()
-	w := getWaiter(g)
+	w, cached := c.spare.get(g)
 	c.q.pushBack(w)
-	c.waiters.Add(1)
+	c.waiters.store(uint64(c.q.n))
 	saved, err := c.Lockable.releaseSave()
 	if err != nil { // cannot happen: we checked ownership
 		c.q.remove(w)
-		c.waiters.Add(-1)
-		putWaiter(w)
+		c.waiters.store(uint64(c.q.n))
+		if !cached {
+			putWaiter(w)
+		}
 		return false, misuse(c, "wait", err)
 	}
 	c.registerSelf(c.x)
-	rec := beginWait(c, c.x.meta, WaitNotify, g, 0, d)
+	var rec waitScope
+	rec.begin(c, c.x.meta, WaitNotify, g, 0, d)
 	rec.t = w.t
 	r, out := park(w, d, &rec)
 	c.Lockable.acquireRestore(saved)
-	if r == 0 && !w.queued {
+	if w.queued { // the deadline passed first
+		c.q.remove(w)
+		c.waiters.store(uint64(c.q.n))
+	} else if r == 0 {
 		// Notified just as the deadline passed: the notify counts, or it
 		// would be lost for everybody.
 		r, out = wakeGranted, OutcomeAcquired
 	}
-	c.q.remove(w)
-	c.waiters.Add(-1)
-	putWaiter(w)
+	if !cached {
+		putWaiter(w)
+	}
 	rec.end(out)
 	if r != 0 {
-		c.acq.Add(1)
 		return true, nil
 	}
 	if out == OutcomeCancelled {
 		return false, d.ctx.Err()
 	}
 	return false, nil
+}
+
+// ownedBy is Owned for the caller, goroutine g, without reading its id
+// again.
+func (c *Condition) ownedBy(g uint64) bool {
+	switch l := c.Lockable.(type) {
+	case *Lock:
+		return l.Owner() == g
+	case *RLock:
+		return l.Owner() == g
+	}
+	return c.Owned()
 }
 
 // WaitFor is Python's wait_for: it waits until pred() is true, for at most
@@ -167,12 +190,18 @@ func (c *Condition) Notify(n int) error {
 	if n < 0 {
 		return misuse(c, "notify", valuef("notify(n) needs n >= 0, got %d", n))
 	}
+	woke := false
 	for ; n > 0; n-- {
 		w := c.q.popFront()
 		if w == nil {
 			break
 		}
-		w.ch <- wakeGranted
+		c.acq.inc()
+		w.wake(wakeGranted)
+		woke = true
+	}
+	if woke {
+		c.waiters.store(uint64(c.q.n))
 	}
 	return nil
 }
@@ -182,9 +211,14 @@ func (c *Condition) NotifyAll() error {
 	if !c.Owned() {
 		return misuse(c, "notify_all", ErrNotOwner)
 	}
-	for w := c.q.popFront(); w != nil; w = c.q.popFront() {
-		w.ch <- wakeGranted
+	if c.q.n == 0 {
+		return nil
 	}
+	for w := c.q.popFront(); w != nil; w = c.q.popFront() {
+		c.acq.inc()
+		w.wake(wakeGranted)
+	}
+	c.waiters.store(0)
 	return nil
 }
 
@@ -198,7 +232,7 @@ func (c *Condition) primClass() string { return c.x.classOf() }
 
 // Stats: Acquisitions counts notified waits.
 func (c *Condition) Stats() Stats {
-	s := Stats{Acquisitions: c.acq.Load()}
+	s := Stats{Acquisitions: c.acq.load()}
 	c.x.slowStats(&s)
 	return s
 }
@@ -209,7 +243,7 @@ func (c *Condition) holders() []uint64 { return c.Lockable.primitive().holders()
 // field the number of waiters.
 func (c *Condition) String() string {
 	name := quotedName(c.x.meta)
-	return fmt.Sprintf("<Condition%s(%s, %d)>", name, c.Lockable, c.waiters.Load())
+	return fmt.Sprintf("<Condition%s(%s, %d)>", name, c.Lockable, c.waiters.load())
 }
 
 func (c *Condition) setExt(e *ext) { c.x = e }

@@ -315,3 +315,37 @@ func TestConditionWaitContext(t *testing.T) {
 	}
 	_ = c.Release()
 }
+
+// A notify that takes a waiter out of the queue after its timeout passed,
+// but before it has the lock back, counts (the wait returns true), and the
+// wake it leaves behind does not end the waiter's next wait early.
+func TestConditionNotifyAfterTimeout(t *testing.T) {
+	c := NewCondition(NewLock())
+	results := make(chan bool, 2)
+	took := make(chan time.Duration, 1)
+	go func() {
+		c.Acquire()
+		defer func() { _ = c.Release() }()
+		ok, _ := c.WaitTimeout(30 * time.Millisecond)
+		results <- ok
+		start := time.Now()
+		ok, _ = c.WaitTimeout(50 * time.Millisecond)
+		took <- time.Since(start)
+		results <- ok
+	}()
+	waitWaiters(t, c, 1) // parked
+	c.Acquire()
+	time.Sleep(100 * time.Millisecond) // its timeout passes; it waits for the lock
+	if c.q.n != 1 {
+		t.Fatalf("%d queued, want the timed-out waiter still queued", c.q.n)
+	}
+	_ = c.Notify(1)
+	_ = c.Release()
+	if !<-results {
+		t.Fatal("a wait notified before it had the lock back returned false")
+	}
+	assertTimeout(t, <-took, 50*time.Millisecond)
+	if <-results {
+		t.Fatal("the next wait returned true without a notify")
+	}
+}

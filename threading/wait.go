@@ -175,17 +175,26 @@ type waitScope struct {
 // beginWait starts the bookkeeping of goroutine g waiting on p, whose meta is
 // m (nil for waits with no statistics).
 func beginWait(p Primitive, m *meta, kind WaitKind, g, holder uint64, d deadline) waitScope {
+	var sc waitScope
+	sc.begin(p, m, kind, g, holder, d)
+	return sc
+}
+
+// begin is beginWait on a zero scope that stays where it is: built field by
+// field in place, it is not copied out of a result, a copy whose wide loads
+// each wait for several narrow stores still in flight (a stall that was a
+// twentieth of a Condition ping-pong).
+func (s *waitScope) begin(p Primitive, m *meta, kind WaitKind, g, holder uint64, d deadline) {
 	if m != nil {
 		m.contentions.Add(1)
 	}
-	sc := waitScope{p: p, m: m, kind: kind, g: g, holder: holder, ctx: d.ctx}
+	s.p, s.m, s.kind, s.g, s.holder, s.ctx = p, m, kind, g, holder, d.ctx
 	if hasObservers() {
-		sc.start = nanotime()
+		s.start = nanotime()
+		if holder != 0 {
+			s.hth = lookupThread(holder)
+		}
 	}
-	if holder != 0 && hasObservers() {
-		sc.hth = lookupThread(holder)
-	}
-	return sc
 }
 
 // publish makes the wait visible in the thread's record, with the stack.
@@ -358,23 +367,41 @@ func (o Outcome) String() string {
 // yieldTries is how many times a queued waiter yields before it parks.
 const yieldTries = 2
 
-// park blocks on w.ch until a wake arrives or the deadline passes. It returns
-// the wake reason, or 0 with the outcome when the deadline won. A wake that
-// arrives after the deadline is left in the channel for the caller to settle
-// under its queue lock.
+// park blocks until a wake arrives (through w.sig or w.ch, see waiter.wake)
+// or the deadline passes. It returns the wake reason, or 0 with the outcome
+// when the deadline won. A wake that arrives after the deadline is left in
+// the channel for the caller to settle under its queue lock.
 func park(w *waiter, d deadline, sc *waitScope) (uint8, Outcome) {
 	// A hand-off (a Condition ping-pong) usually completes within a yield or
 	// two; parking costs more than yielding.
 	for i := 0; i < yieldTries; i++ {
 		runtime.Gosched()
+		if r := w.sig.Load(); r != 0 {
+			return uint8(r), OutcomeAcquired
+		}
 		select {
 		case r := <-w.ch:
 			return r, OutcomeAcquired
 		default:
 		}
 	}
+	if !w.sig.CompareAndSwap(0, sigParked) {
+		return uint8(w.sig.Load()), OutcomeAcquired
+	}
 	sc.publish()
 	w.parked.Store(true)
+	r, out := block(w, d)
+	if r != 0 {
+		// Back to yielding: a lock waiter that loses the race for the lock
+		// queues and parks again within the same wait.
+		w.sig.Store(0)
+	}
+	return r, out
+}
+
+// block is park's blocking part: it receives from w.ch, or gives up when the
+// deadline passes.
+func block(w *waiter, d deadline) (uint8, Outcome) {
 	if d.ctx != nil {
 		select {
 		case r := <-w.ch:
