@@ -2,6 +2,7 @@ package threading
 
 import (
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -93,3 +94,46 @@ func TestHolderSlotCountWraps(t *testing.T) {
 		t.Fatalf("named %v, unnamed %d", named, unnamed)
 	}
 }
+
+// Readers that come and go on two goroutines, with a writer now and then,
+// leave no slot named, and no reader is ever taken for one that holds the
+// lock already: RUnlock's path that skips the goroutine id must free only
+// the leaving reader's slot. (A version that loaded slot 0 before the count
+// freed another reader's slot and left its own named: the writer's waits
+// then reported a reader re-locking while a writer waits.)
+func TestRWLockSlotsClearUnderChurn(t *testing.T) {
+	var rw RWLock
+	var reports reportCounter
+	defer AddObserver(&reports)()
+	var wg sync.WaitGroup
+	for i := 0; i < 2; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < 500000; j++ {
+				if j%10 == 9 {
+					rw.Lock()
+					rw.Unlock() //nolint:staticcheck // an empty critical section is the point
+					continue
+				}
+				rw.RLock()
+				rw.RUnlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if n := reports.n.Load(); n != 0 {
+		t.Fatalf("%d reports, want none", n)
+	}
+	if named, unnamed := rw.readerState(); len(named) != 0 || unnamed != 0 {
+		t.Fatalf("no reader left, yet named %v, unnamed %d", named, unnamed)
+	}
+}
+
+// reportCounter counts the reports published while it is attached.
+type reportCounter struct {
+	NopObserver
+	n atomic.Int64
+}
+
+func (c *reportCounter) ObserveReport(*Report) { c.n.Add(1) }
