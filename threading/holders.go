@@ -20,11 +20,8 @@ import "sync/atomic"
 // slot while no holder is unnamed (an RLock released by another goroutine)
 // turns naming off for good: such holders are not owners, and naming them
 // could make the deadlock detector report a cycle that the next release
-// would break. The graph may then miss a holder. One release is not always
-// checked: RUnlock by the only reader, through slot 0, is checked 1 in
-// pairCheckEvery times (by the slot's count), so a program that hands its
-// read locks to other goroutines to release has naming turned off within
-// pairCheckEvery such releases, not at the first.
+// would break. The graph may then miss a holder; it never names a wrong
+// one.
 type holderSlots struct {
 	s        [4]atomic.Uint64
 	over     atomic.Int32 // holders past the slots
@@ -34,10 +31,6 @@ type holderSlots struct {
 const (
 	slotCountBits = 24
 	slotCountMask = 1<<slotCountBits - 1
-
-	// pairCheckEvery is how often RUnlock by the only reader checks that
-	// the releaser is the reader (a power of two; see above).
-	pairCheckEvery = 64
 )
 
 // Slot 0 belongs to the reader that takes the lock from no readers (its

@@ -144,35 +144,23 @@ func (rw *RWLock) TryRLock() bool {
 
 // RUnlock undoes one RLock; it panics when there is no reader.
 func (rw *RWLock) RUnlock() {
+	g := uint64(goid.Get()) // curGoid, before the lock's line is touched, as in RLock
+	if !goidTrusted {
+		g = stackGoid()
+	}
 	if extra.Load()&trackBit != 0 {
-		trackReleased(&rw.w, curGoid(), true)
+		trackReleased(&rw.w, g, true)
 	}
 	if raceEnabled {
 		raceReleaseMerge(rw.raceWriter())
 		raceDisable()
 	}
 	if h := &rw.readers; !h.unpaired.Load() {
-		// The common case, without the caller's id (a call that was a
-		// third of an uncontended read lock's time): the only reader
-		// leaves. The count is loaded first: once it is 1, slot 0 names
-		// that reader or nobody (every reader frees its slot before it
-		// lowers the count, and only a reader that raises the count from
-		// 0 takes slot 0), so a named slot 0 is free once that reader
-		// leaves, whoever releases it; a reader that arrives meanwhile
-		// sees a count of 2 and takes another slot. (Slot 0 loaded first
-		// could name a reader that left just before the count was
-		// loaded, and the caller's own slot would stay named.) What the
-		// id is for here is noticing a release by a goroutine other than
-		// the reader (see holderSlots): 1 in pairCheckEvery such
-		// releases, by the slot's count, take the checked path.
-		if rw.readerCount.Load() == 1 {
-			if v := h.s[0].Load(); v>>slotCountBits != 0 && v&(pairCheckEvery-1) != 0 {
-				slotStore(&h.s[0], v&slotCountMask)
-			} else {
-				h.remove(curGoid())
-			}
+		// holderSlots.remove, its common case inlined by hand.
+		if v := h.s[0].Load(); v>>slotCountBits == g {
+			slotStore(&h.s[0], v&slotCountMask)
 		} else {
-			h.remove(curGoid())
+			h.removeSlow(g)
 		}
 	}
 	r := rw.readerCount.Add(-1)
