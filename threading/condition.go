@@ -19,8 +19,10 @@ type Lockable interface {
 	Locked() bool
 	Owned() bool
 
-	releaseSave() (int, error)
-	acquireRestore(int)
+	// releaseSave and acquireRestore are given the caller's goroutine id,
+	// which Condition.wait has already read.
+	releaseSave(g uint64) (int, error)
+	acquireRestore(g uint64, saved int)
 	primitive() Primitive
 }
 
@@ -105,7 +107,7 @@ func (c *Condition) wait(d deadline) (bool, error) {
 	w, cached := c.spare.get(g)
 	c.q.pushBack(w)
 	c.waiters.store(uint64(c.q.n))
-	saved, err := c.Lockable.releaseSave()
+	saved, err := c.Lockable.releaseSave(g)
 	if err != nil { // cannot happen: we checked ownership
 		c.q.remove(w)
 		c.waiters.store(uint64(c.q.n))
@@ -119,7 +121,7 @@ func (c *Condition) wait(d deadline) (bool, error) {
 	rec.begin(c, c.x.meta, WaitNotify, g, 0, d)
 	rec.t = w.t
 	r, out := park(w, d, &rec)
-	c.Lockable.acquireRestore(saved)
+	c.Lockable.acquireRestore(g, saved)
 	if w.queued { // the deadline passed first
 		c.q.remove(w)
 		c.waiters.store(uint64(c.q.n))
@@ -184,7 +186,7 @@ func (c *Condition) WaitFor(pred func() bool, timeout time.Duration) (bool, erro
 // Notify wakes at most n waiters, oldest first. ErrNotOwner when the caller
 // does not hold the lock, ErrValue for n < 0.
 func (c *Condition) Notify(n int) error {
-	if !c.Owned() {
+	if !c.ownedBy(curGoid()) {
 		return misuse(c, "notify", ErrNotOwner)
 	}
 	if n < 0 {

@@ -200,11 +200,11 @@ func (l *Lock) String() string {
 }
 
 // lockable implementation for Condition.
-func (l *Lock) releaseSave() (int, error) {
+func (l *Lock) releaseSave(g uint64) (int, error) {
 	if raceEnabled {
 		raceRelease(unsafe.Pointer(l))
 	}
-	if !l.Owned() {
+	if l.Owner() != g {
 		return 0, ErrNotOwner
 	}
 	if extra.Load() != 0 {
@@ -216,11 +216,10 @@ func (l *Lock) releaseSave() (int, error) {
 	return 1, nil
 }
 
-func (l *Lock) acquireRestore(int) {
+func (l *Lock) acquireRestore(g uint64, _ int) {
 	if raceEnabled {
 		defer raceAcquire(unsafe.Pointer(l))
 	}
-	g := curGoid()
 	if !l.m.tryLock(g, KindLock) {
 		l.m.lockSlow(l, KindLock, WaitReacquire, g, forever)
 	}

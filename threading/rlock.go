@@ -208,15 +208,15 @@ func (l *RLock) String() string {
 
 // releaseSave releases the lock fully and returns the level to restore
 // (Python's _release_save()).
-func (l *RLock) releaseSave() (int, error) {
+func (l *RLock) releaseSave(g uint64) (int, error) {
 	if raceEnabled {
 		raceRelease(unsafe.Pointer(l))
 	}
-	if !l.Owned() {
+	if l.Owner() != g {
 		return 0, ErrNotOwner
 	}
 	if extra.Load() != 0 {
-		l.releasing(curGoid())
+		l.releasing(g)
 	}
 	c := l.count.load()
 	l.count.store(0)
@@ -224,11 +224,10 @@ func (l *RLock) releaseSave() (int, error) {
 	return int(c), nil
 }
 
-func (l *RLock) acquireRestore(c int) {
+func (l *RLock) acquireRestore(g uint64, c int) {
 	if raceEnabled {
 		defer raceAcquire(unsafe.Pointer(l))
 	}
-	g := curGoid()
 	if !l.m.tryLock(g, KindRLock) {
 		l.m.lockSlow(l, KindRLock, WaitReacquire, g, forever)
 	}

@@ -13,7 +13,7 @@ type rlockLike interface {
 	baseLock
 	Owned() bool
 	RecursionCount() int
-	releaseSave() (int, error)
+	releaseSave(g uint64) (int, error)
 }
 
 var rlockTypes = []struct {
@@ -26,7 +26,7 @@ var rlockTypes = []struct {
 
 type condAsRLock struct{ *Condition }
 
-func (c condAsRLock) releaseSave() (int, error) { return c.Lockable.releaseSave() }
+func (c condAsRLock) releaseSave(g uint64) (int, error) { return c.Lockable.releaseSave(g) }
 
 func forEachRLock(t *testing.T, f func(t *testing.T, newLock func() rlockLike)) {
 	for _, lt := range rlockTypes {
@@ -140,14 +140,14 @@ func TestRLockLockedWith2Threads(t *testing.T) {
 func TestRLockReleaseSaveUnacquired(t *testing.T) {
 	forEachRLock(t, func(t *testing.T, newLock func() rlockLike) {
 		l := newLock()
-		if _, err := l.releaseSave(); !errors.Is(err, ErrRuntime) {
+		if _, err := l.releaseSave(curGoid()); !errors.Is(err, ErrRuntime) {
 			t.Fatalf("err %v", err)
 		}
 		l.Acquire()
 		l.Acquire()
 		_ = l.Release()
 		_ = l.Release()
-		if _, err := l.releaseSave(); !errors.Is(err, ErrRuntime) {
+		if _, err := l.releaseSave(curGoid()); !errors.Is(err, ErrRuntime) {
 			t.Fatalf("err %v", err)
 		}
 	})
