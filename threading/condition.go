@@ -210,7 +210,7 @@ func (c *Condition) Notify(n int) error {
 
 // NotifyAll wakes every waiter (Python's notify_all()).
 func (c *Condition) NotifyAll() error {
-	if !c.Owned() {
+	if !c.ownedBy(curGoid()) {
 		return misuse(c, "notify_all", ErrNotOwner)
 	}
 	if c.q.n == 0 {

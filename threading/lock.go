@@ -118,10 +118,8 @@ func (l *Lock) acquire(d deadline, wk WaitKind) (ok bool, err error) {
 func (l *Lock) Release() error {
 	// The common case, inlined: nobody waits and nothing optional is on.
 	// Any thread may release a Lock, so the caller's id is not needed.
-	if !raceEnabled && extra.Load() == 0 {
-		if s := l.m.state.Load(); s&(mLocked|mWaiters) == mLocked && l.m.state.CompareAndSwap(s, s&cntMask) {
-			return nil
-		}
+	if !raceEnabled && extra.Load() == 0 && l.m.unlockFast() {
+		return nil
 	}
 	return l.releaseSlow()
 }
@@ -133,11 +131,8 @@ func (l *Lock) releaseSlow() error {
 	if extra.Load() != 0 {
 		l.releasing()
 	}
-	// unlock, by hand: a call less with checking on.
-	if s := l.m.state.Load(); s&(mLocked|mWaiters) == mLocked && l.m.state.CompareAndSwap(s, s&cntMask) {
-		return nil
-	}
-	if !l.m.unlockSlow() {
+	// unlock, inlined: a call less with checking on.
+	if !l.m.unlockFast() && !l.m.unlockSlow() {
 		return misuse(l, "release", ErrReleaseUnlocked)
 	}
 	return nil
@@ -146,10 +141,8 @@ func (l *Lock) releaseSlow() error {
 // Unlock is Release for sync.Locker; it panics with ErrReleaseUnlocked on an
 // unlocked lock, as sync.Mutex fails.
 func (l *Lock) Unlock() {
-	if !raceEnabled && extra.Load() == 0 {
-		if s := l.m.state.Load(); s&(mLocked|mWaiters) == mLocked && l.m.state.CompareAndSwap(s, s&cntMask) {
-			return
-		}
+	if !raceEnabled && extra.Load() == 0 && l.m.unlockFast() {
+		return
 	}
 	l.unlockSlow()
 }

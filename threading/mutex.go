@@ -332,11 +332,14 @@ func (m *mutexCore) own(e *ext) *ext {
 
 // unlock releases the lock whoever holds it; false if it was not locked.
 func (m *mutexCore) unlock() bool {
+	return m.unlockFast() || m.unlockSlow()
+}
+
+// unlockFast releases the lock if it is locked and nobody waits: the common
+// case, which inlines where unlock's slow path would not.
+func (m *mutexCore) unlockFast() bool {
 	s := m.state.Load()
-	if s&(mLocked|mWaiters) == mLocked && m.state.CompareAndSwap(s, s&cntMask) {
-		return true
-	}
-	return m.unlockSlow()
+	return s&(mLocked|mWaiters) == mLocked && m.state.CompareAndSwap(s, s&cntMask)
 }
 
 func (m *mutexCore) unlockSlow() bool {

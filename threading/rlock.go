@@ -50,20 +50,10 @@ func (l *RLock) Acquire() {
 }
 
 // acquired does the optional work after an outermost acquisition.
-func (l *RLock) acquired(g uint64) {
-	if holdEvery.Load() != 0 && sampleHold() {
-		startHold(getExt(&l.m.x, KindRLock))
-	}
-	trackAcquired(&l.m.x, KindRLock, g, false)
-}
+func (l *RLock) acquired(g uint64) { acquiredExtra(&l.m.x, KindRLock, g, false, true) }
 
 // releasing does the optional work before the outermost release.
-func (l *RLock) releasing(g uint64) {
-	if holdEvery.Load() != 0 {
-		endHold(l, l.m.x.Load(), g)
-	}
-	trackReleased(&l.m, g, false)
-}
+func (l *RLock) releasing(g uint64) { releasingExtra(l, &l.m, g, false) }
 
 // acquireAnnotated is acquireSlow with the race annotations of an acquire.
 func (l *RLock) acquireAnnotated(g uint64, d deadline, wk WaitKind) (ok bool, err error) {

@@ -208,10 +208,7 @@ func (rw *RWLock) Lock() {
 		rec.end(OutcomeAcquired)
 	}
 	if extra.Load() != 0 {
-		if holdEvery.Load() != 0 && sampleHold() {
-			startHold(getExt(&rw.w.x, KindRWLock))
-		}
-		trackAcquired(&rw.w.x, KindRWLock, g, false)
+		acquiredExtra(&rw.w.x, KindRWLock, g, false, true)
 	}
 }
 
@@ -249,10 +246,7 @@ func (rw *RWLock) Unlock() {
 		panic(misuse(rw, "unlock", errUnlock))
 	}
 	if extra.Load() != 0 {
-		if holdEvery.Load() != 0 {
-			endHold(rw, rw.w.x.Load(), rw.writer())
-		}
-		trackReleased(&rw.w, rw.writer(), false)
+		releasingExtra(rw, &rw.w, 0, false) // the writer, still holding w
 	}
 	if r > 0 {
 		rw.semas().reader.release(int(r)) // the readers that queued behind this writer
