@@ -29,7 +29,11 @@ func (l *Lock) registerSelf(e *ext) {
 }
 
 // Acquire blocks until the lock is taken (Python's acquire()).
-func (l *Lock) Acquire() {
+func (l *Lock) Acquire() { fastLockAcquire(l) }
+
+// acquireGo is Acquire in Go: where the assembly fast path is built
+// (fastpath_amd64.s), it is what that path falls back to.
+func (l *Lock) acquireGo() {
 	if raceEnabled {
 		defer raceAcquire(unsafe.Pointer(l))
 	}
@@ -63,7 +67,7 @@ func (l *Lock) acquired(g uint64) { acquiredExtra(&l.m.x, KindLock, g, false, tr
 func (l *Lock) releasing() { releasingExtra(l, &l.m, 0, false) }
 
 // Lock is Acquire, for sync.Locker.
-func (l *Lock) Lock() { l.Acquire() }
+func (l *Lock) Lock() { fastLockAcquire(l) }
 
 // TryAcquire takes the lock if it is free (Python's acquire(False)).
 func (l *Lock) TryAcquire() (ok bool) {

@@ -31,7 +31,10 @@ func (l *RLock) registerSelf(e *ext) {
 
 // Acquire blocks until the calling thread holds the lock, and raises the
 // recursion level by one.
-func (l *RLock) Acquire() {
+func (l *RLock) Acquire() { fastRLockAcquire(l) }
+
+// acquireGo is Acquire in Go, and the assembly fast path's fallback.
+func (l *RLock) acquireGo() {
 	if raceEnabled {
 		defer raceAcquire(unsafe.Pointer(l))
 	}
@@ -86,7 +89,7 @@ func (l *RLock) acquireSlow(g uint64, d deadline, wk WaitKind) (bool, error) {
 }
 
 // Lock is Acquire, for sync.Locker.
-func (l *RLock) Lock() { l.Acquire() }
+func (l *RLock) Lock() { fastRLockAcquire(l) }
 
 // TryAcquire takes the lock if it is free or already the caller's.
 func (l *RLock) TryAcquire() bool {
@@ -112,7 +115,10 @@ func (l *RLock) AcquireContext(ctx context.Context) error {
 
 // Release lowers the recursion level, and unlocks at zero. ErrNotOwner when
 // the caller does not hold it; nothing changes then.
-func (l *RLock) Release() error {
+func (l *RLock) Release() error { return fastRLockRelease(l) }
+
+// releaseGo is Release in Go, and the assembly fast path's fallback.
+func (l *RLock) releaseGo() error {
 	if raceEnabled {
 		raceRelease(unsafe.Pointer(l))
 	}
@@ -142,7 +148,7 @@ func (l *RLock) Release() error {
 
 // Unlock is Release; it panics with ErrNotOwner where Release fails.
 func (l *RLock) Unlock() {
-	if err := l.Release(); err != nil {
+	if err := fastRLockRelease(l); err != nil {
 		panic(err)
 	}
 }

@@ -46,7 +46,12 @@ func (rw *RWLock) registerSelf(e *ext) {
 }
 
 // RLock locks for reading.
-func (rw *RWLock) RLock() {
+func (rw *RWLock) RLock() { fastRWRLock(rw, 0) }
+
+// rwRLockFrom is RLock in Go, and the assembly fast path's fallback: all of
+// it when r is 0, or what follows the reader count's add when that add
+// returned r (never 0: a count of 0 after adding a reader is impossible).
+func rwRLockFrom(rw *RWLock, r int32) {
 	if raceEnabled {
 		// Readers touch shared atomics (the count, the holder slots) that
 		// would make each synchronise with the others; as with
@@ -55,20 +60,16 @@ func (rw *RWLock) RLock() {
 	}
 	// The id first: from the count's add to the slot's store, the lock's
 	// cache line should stay in this core's cache. It is curGoid inlined
-	// by hand (its fallback's call puts curGoid over the inliner's budget):
-	// in a contended read loop the call was a tenth of the time.
+	// by hand (its fallback's call puts curGoid over the inliner's budget).
 	g := uint64(goid.Get())
 	if !goidTrusted {
 		g = stackGoid()
 	}
-	if r := rw.readerCount.Add(1); r == 1 {
-		// holderSlots.addFirst, its common case inlined by hand.
-		h := &rw.readers
-		if v := h.s[0].Load(); g < 1<<(64-slotCountBits) && v&slotCountMask != slotCountMask {
-			slotStore(&h.s[0], g<<slotCountBits|(v&slotCountMask+1))
-		} else {
-			h.addFirstSlow(g, &rw.w.x)
-		}
+	if r == 0 {
+		r = rw.readerCount.Add(1)
+	}
+	if r == 1 {
+		rw.readers.addFirst(g, &rw.w.x)
 	} else if r > 1 {
 		rw.readers.add(g, &rw.w.x)
 	} else {
@@ -90,6 +91,12 @@ func (rw *RWLock) RLock() {
 	if extra.Load()&trackBit != 0 {
 		trackAcquired(&rw.w.x, KindRWLock, g, true)
 	}
+}
+
+// rwRLockTracked is the end of RLock when lock-order checking is on; the
+// assembly fast path jumps to it once the reader is in its slot.
+func rwRLockTracked(rw *RWLock, _ int32) {
+	trackAcquired(&rw.w.x, KindRWLock, curGoid(), true)
 }
 
 func (rw *RWLock) rlockSlow() {
@@ -143,7 +150,16 @@ func (rw *RWLock) TryRLock() bool {
 }
 
 // RUnlock undoes one RLock; it panics when there is no reader.
-func (rw *RWLock) RUnlock() {
+func (rw *RWLock) RUnlock() { fastRWRUnlock(rw, 0) }
+
+// rwRUnlockFrom is RUnlock in Go, and the assembly fast path's fallback:
+// all of it when r is 0, or, when r is negative, what follows the reader
+// count's add that returned r (a writer waits, or there was no reader).
+func rwRUnlockFrom(rw *RWLock, r int32) {
+	if r < 0 {
+		rw.runlockSlow(r)
+		return
+	}
 	g := uint64(goid.Get()) // curGoid, before the lock's line is touched, as in RLock
 	if !goidTrusted {
 		g = stackGoid()
@@ -156,14 +172,9 @@ func (rw *RWLock) RUnlock() {
 		raceDisable()
 	}
 	if h := &rw.readers; !h.unpaired.Load() {
-		// holderSlots.remove, its common case inlined by hand.
-		if v := h.s[0].Load(); v>>slotCountBits == g {
-			slotStore(&h.s[0], v&slotCountMask)
-		} else {
-			h.removeSlow(g)
-		}
+		h.remove(g)
 	}
-	r := rw.readerCount.Add(-1)
+	r = rw.readerCount.Add(-1)
 	if raceEnabled {
 		raceEnable()
 	}

@@ -1,0 +1,210 @@
+//go:build amd64 && !race && gc
+
+#include "textflag.h"
+#include "go_asm.h"
+
+// See fastpath_amd64.go. Each path does what its Go form does in the
+// common case, and jumps to the Go form, before changing anything, in any
+// other (a tail call: the Go function takes the same arguments).
+
+// ownerMask keeps a mutexCore's locked bit and holder id.
+#define ownerMask $~(const_cntMask|const_mWaiters|const_mStarving)
+
+// GOID loads the running goroutine's id into reg, using off (which holds
+// goidOffset).
+#define GOID(off, reg) \
+	MOVQ	(TLS), reg; \
+	MOVQ	(reg)(off*1), reg
+
+// func getgp() unsafe.Pointer
+TEXT ·getgp(SB), NOSPLIT, $0-8
+	MOVQ	(TLS), AX
+	MOVQ	AX, ret+0(FP)
+	RET
+
+// func fastLockAcquire(l *Lock)
+TEXT ·fastLockAcquire(SB), NOSPLIT, $0-8
+	MOVQ	l+0(FP), DI
+	MOVL	·extra(SB), AX
+	TESTL	AX, AX
+	JNE	slow
+	MOVQ	·goidOffset(SB), DX
+	TESTQ	DX, DX
+	JEQ	slow
+	GOID(DX, CX)
+	SHLQ	$const_ownerShift, CX
+	ORQ	$const_mLocked, CX
+	MOVQ	(Lock_m+mutexCore_x)(DI), R8
+	TESTQ	R8, R8
+	JEQ	noext
+	// With an ext: a CAS from 0, and the holder counts in the ext's meta.
+	XORL	AX, AX
+	LOCK
+	CMPXCHGQ	CX, (Lock_m+mutexCore_state)(DI)
+	JNE	slow
+	MOVQ	ext_meta(R8), R8
+	INCQ	meta_cnt(R8)
+	RET
+noext:
+	// Without: the count rides in the word, unless it is full.
+	MOVQ	(Lock_m+mutexCore_state)(DI), AX
+	CMPQ	AX, $const_cntMask
+	JAE	slow
+	LEAQ	1(AX)(CX*1), CX
+	LOCK
+	CMPXCHGQ	CX, (Lock_m+mutexCore_state)(DI)
+	JNE	slow
+	RET
+slow:
+	JMP	·lockAcquireGo(SB)
+
+// func fastRLockAcquire(l *RLock)
+TEXT ·fastRLockAcquire(SB), NOSPLIT, $0-8
+	MOVQ	l+0(FP), DI
+	MOVL	·extra(SB), AX
+	TESTL	AX, AX
+	JNE	slow
+	MOVQ	·goidOffset(SB), DX
+	TESTQ	DX, DX
+	JEQ	slow
+	GOID(DX, CX)
+	SHLQ	$const_ownerShift, CX
+	ORQ	$const_mLocked, CX
+	MOVQ	(RLock_m+mutexCore_x)(DI), R8
+	TESTQ	R8, R8
+	JEQ	noext
+	XORL	AX, AX
+	LOCK
+	CMPXCHGQ	CX, (RLock_m+mutexCore_state)(DI)
+	JNE	slow
+	MOVQ	$1, RLock_count(DI)
+	MOVQ	ext_meta(R8), R8
+	INCQ	meta_cnt(R8)
+	RET
+noext:
+	MOVQ	(RLock_m+mutexCore_state)(DI), AX
+	CMPQ	AX, $const_cntMask
+	JAE	slow
+	LEAQ	1(AX)(CX*1), CX
+	LOCK
+	CMPXCHGQ	CX, (RLock_m+mutexCore_state)(DI)
+	JNE	slow
+	MOVQ	$1, RLock_count(DI)
+	RET
+slow:
+	// Held already (by the caller, a recursion, or by another), or
+	// anything unusual.
+	JMP	·rlockAcquireGo(SB)
+
+// func fastRLockRelease(l *RLock) error
+TEXT ·fastRLockRelease(SB), NOSPLIT, $0-24
+	MOVQ	l+0(FP), DI
+	MOVL	·extra(SB), AX
+	TESTL	AX, AX
+	JNE	slow
+	MOVQ	·goidOffset(SB), DX
+	TESTQ	DX, DX
+	JEQ	slow
+	GOID(DX, CX)
+	SHLQ	$const_ownerShift, CX
+	ORQ	$const_mLocked, CX
+	MOVQ	(RLock_m+mutexCore_state)(DI), AX
+	MOVQ	ownerMask, BX
+	ANDQ	AX, BX
+	CMPQ	BX, CX
+	JNE	slow // not the caller's: the Go form reports it
+	MOVQ	RLock_count(DI), BX
+	CMPQ	BX, $1
+	JLS	outer
+	DECQ	BX
+	MOVQ	BX, RLock_count(DI)
+	JMP	done
+outer:
+	// The outermost release: unlock, if nobody waits.
+	TESTQ	$const_mWaiters, AX
+	JNE	slow
+	MOVQ	$0, RLock_count(DI)
+	MOVQ	AX, BX
+	ANDQ	$const_cntMask, BX
+	LOCK
+	CMPXCHGQ	BX, (RLock_m+mutexCore_state)(DI)
+	JNE	slow // a waiter came: the Go form finds the count 0 and unlocks
+done:
+	MOVQ	$0, ret_itable+8(FP)
+	MOVQ	$0, ret_data+16(FP)
+	RET
+slow:
+	JMP	·rlockReleaseGo(SB)
+
+// func fastRWRLock(rw *RWLock, r int32)
+TEXT ·fastRWRLock(SB), NOSPLIT, $0-12
+	MOVQ	rw+0(FP), DI
+	MOVQ	·goidOffset(SB), DX
+	TESTQ	DX, DX
+	JEQ	gofull
+	GOID(DX, CX)
+	MOVL	$1, AX
+	LOCK
+	XADDL	AX, RWLock_readerCount(DI)
+	INCL	AX
+	CMPL	AX, $1
+	JNE	rest // other readers, or a writer
+	// The first reader: slot 0 is the caller's (holderSlots.addFirst),
+	// unless its id or count does not fit.
+	MOVQ	CX, BX
+	SHRQ	$(64-const_slotCountBits), BX
+	JNE	rest
+	MOVQ	(RWLock_readers+holderSlots_s)(DI), SI
+	ANDQ	$const_slotCountMask, SI
+	CMPQ	SI, $const_slotCountMask
+	JEQ	rest
+	INCQ	SI
+	SHLQ	$const_slotCountBits, CX
+	ORQ	CX, SI
+	MOVQ	SI, (RWLock_readers+holderSlots_s)(DI)
+	MOVL	·extra(SB), AX
+	TESTL	$const_trackBit, AX
+	JNE	tracked
+	RET
+tracked:
+	JMP	·rwRLockTracked(SB)
+rest:
+	MOVL	AX, r+8(FP)
+	JMP	·rwRLockFrom(SB)
+gofull:
+	MOVL	$0, r+8(FP)
+	JMP	·rwRLockFrom(SB)
+
+// func fastRWRUnlock(rw *RWLock, r int32)
+TEXT ·fastRWRUnlock(SB), NOSPLIT, $0-12
+	MOVQ	rw+0(FP), DI
+	MOVL	·extra(SB), AX
+	TESTL	$const_trackBit, AX
+	JNE	gofull
+	MOVQ	·goidOffset(SB), DX
+	TESTQ	DX, DX
+	JEQ	gofull
+	MOVL	(RWLock_readers+holderSlots_unpaired)(DI), AX
+	TESTL	AX, AX
+	JNE	gofull
+	GOID(DX, CX)
+	// holderSlots.remove's common case: the caller is in slot 0.
+	MOVQ	(RWLock_readers+holderSlots_s)(DI), BX
+	MOVQ	BX, SI
+	SHRQ	$const_slotCountBits, SI
+	CMPQ	SI, CX
+	JNE	gofull
+	ANDQ	$const_slotCountMask, BX
+	MOVQ	BX, (RWLock_readers+holderSlots_s)(DI)
+	MOVL	$-1, AX
+	LOCK
+	XADDL	AX, RWLock_readerCount(DI)
+	DECL	AX
+	JS	after // a writer waits, or there was no reader
+	RET
+after:
+	MOVL	AX, r+8(FP)
+	JMP	·rwRUnlockFrom(SB)
+gofull:
+	MOVL	$0, r+8(FP)
+	JMP	·rwRUnlockFrom(SB)
