@@ -6,9 +6,10 @@
 //	go run ./bench -count 10 -cpython=false
 //
 // It runs the benchmarks beside the code (go test -bench in ./threading and
-// ./contention, one package at a time, as a 2-core machine needs), takes the
-// median of each, and divides by the alternative's median from the same run:
-// a ratio, not an absolute time, is what carries from one CPU to another.
+// ./contention, one package at a time, as a 2-core machine needs) in count
+// rounds, and reports each one's median time and the median over the rounds
+// of its ratio to the alternative measured in the same round: a ratio, not
+// an absolute time, is what carries from one CPU to another.
 // Each row names its budget (the project's performance budget); a row over budget is marked.
 package main
 
@@ -66,25 +67,45 @@ type result struct {
 }
 
 func main() {
-	count := flag.Int("count", 6, "runs of each benchmark; the table shows medians")
+	count := flag.Int("count", 6, "rounds: each benchmark runs once per round; the table shows medians")
+	benchtime := flag.String("benchtime", "1s", "each benchmark's -test.benchtime")
 	cpython := flag.Bool("cpython", true, "also time CPython's threading with python3, where it has the primitive")
 	flag.Parse()
 	root, err := moduleRoot()
 	if err != nil {
 		fail(err)
 	}
+	tmp, err := os.MkdirTemp("", "threadmon-bench-")
+	if err != nil {
+		fail(err)
+	}
+	defer os.RemoveAll(tmp)
 	res := map[string]*result{}
 	for _, pkg := range []struct{ dir, pattern string }{
-		{"./threading/", "Uncontended|Contended|PingPong|Dropin"},
-		{"./contention/", "NestedPair"},
+		{"threading", "Uncontended|Contended|PingPong|Dropin"},
+		{"contention", "NestedPair"},
 	} {
-		args := []string{"test", "-run", "^$", "-bench", pkg.pattern, "-benchmem", "-count", strconv.Itoa(*count), pkg.dir}
-		fmt.Fprintf(os.Stderr, "bench: go %s\n", strings.Join(args, " "))
-		out, err := run(root, "go", args...)
-		if err != nil {
-			fail(fmt.Errorf("go test: %v\n%s", err, out))
+		// The test binary is built once: every round measures the same
+		// code, whatever happens to the source meanwhile.
+		bin := filepath.Join(tmp, pkg.dir+".test")
+		fmt.Fprintf(os.Stderr, "bench: go test -c -o %s ./%s/\n", bin, pkg.dir)
+		if out, err := run(root, "go", "test", "-c", "-o", bin, "./"+pkg.dir+"/"); err != nil {
+			fail(fmt.Errorf("go test -c: %v\n%s", err, out))
 		}
-		parse(out, res)
+		// count rounds of -count 1, not one -count N: a benchmark and its
+		// alternative then run seconds apart in every round, and each
+		// round's ratio is taken. On a shared VM whose speed drifts from
+		// minute to minute, N runs of one followed by N of the other
+		// would put the drift into the ratio.
+		args := []string{"-test.run", "^$", "-test.bench", pkg.pattern, "-test.benchmem", "-test.count", "1", "-test.benchtime", *benchtime}
+		for i := 0; i < *count; i++ {
+			fmt.Fprintf(os.Stderr, "bench: %s round %d of %d\n", pkg.dir, i+1, *count)
+			out, err := run(filepath.Join(root, pkg.dir), bin, args...)
+			if err != nil {
+				fail(fmt.Errorf("%s: %v\n%s", bin, err, out))
+			}
+			parse(out, res)
+		}
 	}
 	py := ""
 	if *cpython {
@@ -146,10 +167,22 @@ func median(v []float64) float64 {
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
+// roundRatio is the median over the rounds of ours[i]/alt[i] (each
+// benchmark runs once per round, so index i is round i in both).
+func roundRatio(ours, alt []float64) float64 {
+	var q []float64
+	for i := 0; i < len(ours) && i < len(alt); i++ {
+		if alt[i] > 0 {
+			q = append(q, ours[i]/alt[i])
+		}
+	}
+	return median(q)
+}
+
 func table(res map[string]*result, count int, withPy bool) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Measured with `go run ./bench -count %d` on %s, %d CPUs (medians of %d runs, ns/op; ratios within one run).\n\n",
-		count, cpuModel(), runtime.NumCPU(), count)
+	fmt.Fprintf(&b, "Measured with `go run ./bench -count %d` on %s, %d CPUs: times are medians of %d rounds (ns/op); a ratio is the median of the %d rounds' ratios, each against the alternative run in the same round.\n\n",
+		count, cpuModel(), runtime.NumCPU(), count, count)
 	b.WriteString("| operation | threadmon | Go alternative | ratio | budget |")
 	if withPy {
 		b.WriteString(" CPython |")
@@ -170,8 +203,9 @@ func table(res map[string]*result, count int, withPy bool) string {
 		if a := res[r.alt]; a != nil && r.alt != "" {
 			am := median(a.ns)
 			alt = fmt.Sprintf("%s %s", r.altName, num(am))
+			q := roundRatio(ours.ns, a.ns) // ours / alt
 			if r.throughput {
-				q := am / m
+				q = 1 / q
 				ratio = fmt.Sprintf("%.2fx the throughput", q)
 				if r.budget > 0 {
 					budget = fmt.Sprintf("≥ %.2gx", r.budget)
@@ -181,7 +215,6 @@ func table(res map[string]*result, count int, withPy bool) string {
 					}
 				}
 			} else {
-				q := m / am
 				ratio = fmt.Sprintf("%.2fx the time", q)
 				if r.budget > 0 {
 					budget = fmt.Sprintf("≤ %.2gx", r.budget)

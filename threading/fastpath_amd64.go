@@ -9,7 +9,7 @@ import (
 )
 
 // The fast paths of Lock's and RLock's Acquire, RLock's Release and
-// RWLock's RLock and RUnlock are written in assembly on amd64
+// RWLock's four methods are written in assembly on amd64
 // (fastpath_amd64.s), without the race detector (whose builds run the Go
 // forms, with their annotations).
 //
@@ -26,7 +26,7 @@ import (
 // with nobody waiting), no optional work on, and the id known. Otherwise it
 // jumps, before changing anything, to the Go form (lockAcquireGo and the
 // others below, and rwRLockFrom/rwRUnlockFrom with the reader count's add
-// already made, passed in r). The same tests run both: the race build's
+// already made, passed in r, and the others with theirs). The same tests run both: the race build's
 // and every other build's.
 
 // goidOffset is where the goroutine id sits in the runtime's g, found at
@@ -81,6 +81,8 @@ func fastRLockAcquire(l *RLock)
 func fastRLockRelease(l *RLock) error
 func fastRWRLock(rw *RWLock, r int32)
 func fastRWRUnlock(rw *RWLock, r int32)
+func fastRWLock(rw *RWLock, r int32)
+func fastRWUnlock(rw *RWLock, r int32)
 
 // What they jump to when the fast path does not apply.
 

@@ -37,12 +37,14 @@ TEXT ·fastLockAcquire(SB), NOSPLIT, $0-8
 	MOVQ	(Lock_m+mutexCore_x)(DI), R8
 	TESTQ	R8, R8
 	JEQ	noext
-	// With an ext: a CAS from 0, and the holder counts in the ext's meta.
+	// With an ext: a CAS from 0, and the holder counts in the ext's meta
+	// (whose address is loaded first: a locked instruction lets no later
+	// load pass it).
+	MOVQ	ext_meta(R8), R8
 	XORL	AX, AX
 	LOCK
 	CMPXCHGQ	CX, (Lock_m+mutexCore_state)(DI)
 	JNE	slow
-	MOVQ	ext_meta(R8), R8
 	INCQ	meta_cnt(R8)
 	RET
 noext:
@@ -73,12 +75,12 @@ TEXT ·fastRLockAcquire(SB), NOSPLIT, $0-8
 	MOVQ	(RLock_m+mutexCore_x)(DI), R8
 	TESTQ	R8, R8
 	JEQ	noext
+	MOVQ	ext_meta(R8), R8
 	XORL	AX, AX
 	LOCK
 	CMPXCHGQ	CX, (RLock_m+mutexCore_state)(DI)
 	JNE	slow
 	MOVQ	$1, RLock_count(DI)
-	MOVQ	ext_meta(R8), R8
 	INCQ	meta_cnt(R8)
 	RET
 noext:
@@ -208,3 +210,80 @@ after:
 gofull:
 	MOVL	$0, r+8(FP)
 	JMP	·rwRUnlockFrom(SB)
+
+// func fastRWLock(rw *RWLock, r int32)
+TEXT ·fastRWLock(SB), NOSPLIT, $0-12
+	MOVQ	rw+0(FP), DI
+	MOVL	·extra(SB), AX
+	TESTL	AX, AX
+	JNE	gofull
+	MOVQ	·goidOffset(SB), DX
+	TESTQ	DX, DX
+	JEQ	gofull
+	GOID(DX, CX)
+	SHLQ	$const_ownerShift, CX
+	ORQ	$const_mLocked, CX
+	// The writers' lock, as fastLockAcquire takes a Lock.
+	MOVQ	(RWLock_w+mutexCore_x)(DI), R8
+	TESTQ	R8, R8
+	JEQ	noext
+	MOVQ	ext_meta(R8), R8
+	XORL	AX, AX
+	LOCK
+	CMPXCHGQ	CX, (RWLock_w+mutexCore_state)(DI)
+	JNE	gofull
+	INCQ	meta_cnt(R8)
+	JMP	readers
+noext:
+	MOVQ	(RWLock_w+mutexCore_state)(DI), AX
+	CMPQ	AX, $const_cntMask
+	JAE	gofull
+	LEAQ	1(AX)(CX*1), CX
+	LOCK
+	CMPXCHGQ	CX, (RWLock_w+mutexCore_state)(DI)
+	JNE	gofull
+readers:
+	// Announce the writer: readers that come now wait. The count before
+	// the add is the readers still in; with none, the lock is taken.
+	MOVL	$-const_rwMaxReaders, AX
+	LOCK
+	XADDL	AX, RWLock_readerCount(DI)
+	TESTL	AX, AX
+	JNE	rest
+	RET
+rest:
+	MOVL	AX, r+8(FP)
+	JMP	·rwLockFrom(SB)
+gofull:
+	MOVL	$-1, r+8(FP)
+	JMP	·rwLockFrom(SB)
+
+// func fastRWUnlock(rw *RWLock, r int32)
+TEXT ·fastRWUnlock(SB), NOSPLIT, $0-12
+	MOVQ	rw+0(FP), DI
+	MOVL	·extra(SB), AX
+	TESTL	AX, AX
+	JNE	gofull
+	MOVL	$const_rwMaxReaders, SI
+	LOCK
+	XADDL	SI, RWLock_readerCount(DI)
+	ADDL	$const_rwMaxReaders, SI
+	JNE	rest // readers queued behind the writer, or no writer held it
+	// The writers' lock: mutexCore.unlockFast.
+	MOVQ	(RWLock_w+mutexCore_state)(DI), AX
+	MOVQ	AX, BX
+	ANDQ	$(const_mLocked|const_mWaiters), BX
+	CMPQ	BX, $const_mLocked
+	JNE	rest
+	MOVQ	AX, BX
+	ANDQ	$const_cntMask, BX
+	LOCK
+	CMPXCHGQ	BX, (RWLock_w+mutexCore_state)(DI)
+	JNE	rest
+	RET
+rest:
+	MOVL	SI, r+8(FP)
+	JMP	·rwUnlockFrom(SB)
+gofull:
+	MOVL	$-1, r+8(FP)
+	JMP	·rwUnlockFrom(SB)

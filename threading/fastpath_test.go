@@ -52,6 +52,11 @@ func TestFastPathOwners(t *testing.T) {
 					errs <- "RWLock reader"
 				}
 				rw.RUnlock()
+				rw.Lock()
+				if rw.writer() != me || rw.readerCount.Load() >= 0 {
+					errs <- "RWLock writer"
+				}
+				rw.Unlock()
 			}
 		})
 	}

@@ -194,16 +194,24 @@ func (rw *RWLock) runlockSlow(r int32) {
 }
 
 // Lock locks for writing, waiting for other writers and for readers.
-func (rw *RWLock) Lock() {
+func (rw *RWLock) Lock() { fastRWLock(rw, -1) }
+
+// rwLockFrom is Lock in Go, and the assembly fast path's fallback: all of it
+// when r is negative, or, with the write lock taken by the fast path, what
+// follows the reader count's add, which found r readers (r > 0).
+func rwLockFrom(rw *RWLock, r int32) {
 	if raceEnabled {
 		defer rw.raceLocked()
 	}
 	g := curGoid()
-	slow := !rw.w.lockFast(g)
-	if slow {
-		rw.w.lockSlow(rw, KindRWLock, WaitAcquire, g, forever)
+	slow := false
+	if r < 0 {
+		slow = !rw.w.lockFast(g)
+		if slow {
+			rw.w.lockSlow(rw, KindRWLock, WaitAcquire, g, forever)
+		}
+		r = rw.readerCount.Add(-rwMaxReaders) + rwMaxReaders
 	}
-	r := rw.readerCount.Add(-rwMaxReaders) + rwMaxReaders
 	if r != 0 && rw.readerWait.Add(r) != 0 {
 		if extra.Load() != 0 && !slow {
 			trackAttempt(&rw.w.x, KindRWLock, g, false)
@@ -247,11 +255,19 @@ func (rw *RWLock) TryLock() (ok bool) {
 }
 
 // Unlock undoes Lock; it panics when the lock is not locked for writing.
-func (rw *RWLock) Unlock() {
-	if raceEnabled {
-		raceRelease(rw.raceReaders())
+func (rw *RWLock) Unlock() { fastRWUnlock(rw, -1) }
+
+// rwUnlockFrom is Unlock in Go, and the assembly fast path's fallback: all
+// of it when r is negative, or what follows the reader count's add, which
+// returned r (readers queued behind the writer, a misuse, or, with r 0, the
+// write lock's release found a waiter).
+func rwUnlockFrom(rw *RWLock, r int32) {
+	if r < 0 {
+		if raceEnabled {
+			raceRelease(rw.raceReaders())
+		}
+		r = rw.readerCount.Add(rwMaxReaders)
 	}
-	r := rw.readerCount.Add(rwMaxReaders)
 	if r >= rwMaxReaders {
 		rw.readerCount.Add(-rwMaxReaders) // change nothing
 		panic(misuse(rw, "unlock", errUnlock))
