@@ -8,8 +8,8 @@ import (
 	"github.com/petermattis/goid"
 )
 
-// The fast paths of Lock's and RLock's Acquire, RLock's Release and
-// RWLock's four methods are written in assembly on amd64
+// The fast paths of Lock's and RLock's Acquire and Release (and Lock and
+// Unlock) and RWLock's four methods are written in assembly on amd64
 // (fastpath_amd64.s), without the race detector (whose builds run the Go
 // forms, with their annotations).
 //
@@ -77,6 +77,8 @@ func findGoidOffset() uintptr {
 // The assembly fast paths.
 
 func fastLockAcquire(l *Lock)
+func fastLockRelease(l *Lock) error
+func fastLockUnlock(l *Lock)
 func fastRLockAcquire(l *RLock)
 func fastRLockRelease(l *RLock) error
 func fastRWRLock(rw *RWLock, r int32)
@@ -87,6 +89,8 @@ func fastRWUnlock(rw *RWLock, r int32)
 // What they jump to when the fast path does not apply.
 
 func lockAcquireGo(l *Lock)         { l.acquireGo() }
+func lockReleaseGo(l *Lock) error   { return l.releaseGo() }
+func lockUnlockGo(l *Lock)          { l.unlockGo() }
 func rlockAcquireGo(l *RLock)       { l.acquireGo() }
 func rlockReleaseGo(l *RLock) error { return l.releaseGo() }
 

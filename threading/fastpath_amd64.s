@@ -60,6 +60,57 @@ noext:
 slow:
 	JMP	·lockAcquireGo(SB)
 
+// RELEASE is the release of the Lock at DI when nothing optional is on and
+// nobody waits; any thread may release a Lock. It tries first the word that
+// the caller's own acquisition made (its id, locked, the count in the ext):
+// one locked instruction, without a load first that would fetch the line
+// shared, only to need it exclusive for the CAS. That CAS fails for
+// another releaser, or a count in the word, and leaves the word in AX for
+// unlockFast's CAS. Otherwise it jumps to slow.
+#define RELEASE(slow) \
+	MOVL	·extra(SB), AX; \
+	TESTL	AX, AX; \
+	JNE	slow; \
+	MOVQ	·goidOffset(SB), DX; \
+	TESTQ	DX, DX; \
+	JEQ	slow; \
+	GOID(DX, AX); \
+	SHLQ	$const_ownerShift, AX; \
+	ORQ	$const_mLocked, AX; \
+	XORL	BX, BX; \
+	LOCK; \
+	CMPXCHGQ	BX, (Lock_m+mutexCore_state)(DI); \
+	JEQ	done; \
+	MOVQ	AX, BX; \
+	ANDQ	$(const_mLocked|const_mWaiters), BX; \
+	CMPQ	BX, $const_mLocked; \
+	JNE	slow; \
+	MOVQ	AX, BX; \
+	ANDQ	$const_cntMask, BX; \
+	LOCK; \
+	CMPXCHGQ	BX, (Lock_m+mutexCore_state)(DI); \
+	JNE	slow
+
+// func fastLockRelease(l *Lock) error
+TEXT ·fastLockRelease(SB), NOSPLIT, $0-24
+	MOVQ	l+0(FP), DI
+	RELEASE(slow)
+done:
+	MOVQ	$0, ret_itable+8(FP)
+	MOVQ	$0, ret_data+16(FP)
+	RET
+slow:
+	JMP	·lockReleaseGo(SB)
+
+// func fastLockUnlock(l *Lock)
+TEXT ·fastLockUnlock(SB), NOSPLIT, $0-8
+	MOVQ	l+0(FP), DI
+	RELEASE(slow)
+done:
+	RET
+slow:
+	JMP	·lockUnlockGo(SB)
+
 // func fastRLockAcquire(l *RLock)
 TEXT ·fastRLockAcquire(SB), NOSPLIT, $0-8
 	MOVQ	l+0(FP), DI

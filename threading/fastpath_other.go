@@ -6,6 +6,8 @@ package threading
 // detector), the primitives' entry points are their Go forms.
 
 func fastLockAcquire(l *Lock)           { l.acquireGo() }
+func fastLockRelease(l *Lock) error     { return l.releaseGo() }
+func fastLockUnlock(l *Lock)            { l.unlockGo() }
 func fastRLockAcquire(l *RLock)         { l.acquireGo() }
 func fastRLockRelease(l *RLock) error   { return l.releaseGo() }
 func fastRWRLock(rw *RWLock, r int32)   { rwRLockFrom(rw, r) }

@@ -119,9 +119,12 @@ func (l *Lock) acquire(d deadline, wk WaitKind) (ok bool, err error) {
 
 // Release unlocks the lock; any thread may release it. ErrReleaseUnlocked
 // when it is not locked, and nothing changes then.
-func (l *Lock) Release() error {
-	// The common case, inlined: nobody waits and nothing optional is on.
-	// Any thread may release a Lock, so the caller's id is not needed.
+func (l *Lock) Release() error { return fastLockRelease(l) }
+
+// releaseGo is Release in Go, and the assembly fast path's fallback.
+func (l *Lock) releaseGo() error {
+	// The common case: nobody waits and nothing optional is on. Any
+	// thread may release a Lock, so the caller's id is not needed.
 	if !raceEnabled && extra.Load() == 0 && l.m.unlockFast() {
 		return nil
 	}
@@ -144,7 +147,10 @@ func (l *Lock) releaseSlow() error {
 
 // Unlock is Release for sync.Locker; it panics with ErrReleaseUnlocked on an
 // unlocked lock, as sync.Mutex fails.
-func (l *Lock) Unlock() {
+func (l *Lock) Unlock() { fastLockUnlock(l) }
+
+// unlockGo is Unlock in Go, and the assembly fast path's fallback.
+func (l *Lock) unlockGo() {
 	if !raceEnabled && extra.Load() == 0 && l.m.unlockFast() {
 		return
 	}
