@@ -22,12 +22,16 @@ import (
 // 5.6 ns on AMD EPYC (same-run medians, BenchmarkUncontended).
 //
 // Each assembly path does exactly what its Go form does when nothing is
-// unusual: the lock free (or, for RLock's release, held once by the caller
-// with nobody waiting), no optional work on, and the id known. Otherwise it
-// jumps, before changing anything, to the Go form (lockAcquireGo and the
-// others below, and rwRLockFrom/rwRUnlockFrom with the reader count's add
-// already made, passed in r, and the others with theirs). The same tests run both: the race build's
-// and every other build's.
+// unusual: the lock free (or, for a release, held by the caller with
+// nobody waiting), no optional work on, and the id known. Otherwise it
+// jumps to the Go form, a tail call, either before changing anything, or
+// with what it did passed on: lockAcquireFrom and rlockAcquireFrom get the
+// id already read, acquiredExtra (whose arguments take the place of the
+// three that the Lock and RLock paths are declared with) does the optional
+// work after a lock the assembly took, Lock's release forms get the
+// caller's id, and the RWLock forms get the result of the reader count's
+// add in r. The same tests run both forms: the race
+// build runs the Go forms, every other amd64 build the assembly.
 
 // goidOffset is where the goroutine id sits in the runtime's g, found at
 // initialisation by looking for the id that goid.Get returns, in three
@@ -76,23 +80,15 @@ func findGoidOffset() uintptr {
 
 // The assembly fast paths.
 
-func fastLockAcquire(l *Lock)
-func fastLockRelease(l *Lock) error
-func fastLockUnlock(l *Lock)
-func fastRLockAcquire(l *RLock)
+func fastLockAcquire(l *Lock, id, flags uint64)
+func fastLockRelease(l *Lock, self uint64) error
+func fastLockUnlock(l *Lock, self uint64)
+func fastRLockAcquire(l *RLock, id, flags uint64)
 func fastRLockRelease(l *RLock) error
 func fastRWRLock(rw *RWLock, r int32)
 func fastRWRUnlock(rw *RWLock, r int32)
 func fastRWLock(rw *RWLock, r int32)
 func fastRWUnlock(rw *RWLock, r int32)
-
-// What they jump to when the fast path does not apply.
-
-func lockAcquireGo(l *Lock)         { l.acquireGo() }
-func lockReleaseGo(l *Lock) error   { return l.releaseGo() }
-func lockUnlockGo(l *Lock)          { l.unlockGo() }
-func rlockAcquireGo(l *RLock)       { l.acquireGo() }
-func rlockReleaseGo(l *RLock) error { return l.releaseGo() }
 
 // fastPathAsm reports whether the assembly fast paths are in use.
 func fastPathAsm() bool { return goidOffset != 0 }

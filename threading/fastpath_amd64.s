@@ -16,65 +16,23 @@
 	MOVQ	(TLS), reg; \
 	MOVQ	(reg)(off*1), reg
 
-// func getgp() unsafe.Pointer
-TEXT ·getgp(SB), NOSPLIT, $0-8
-	MOVQ	(TLS), AX
-	MOVQ	AX, ret+0(FP)
-	RET
-
-// func fastLockAcquire(l *Lock)
-TEXT ·fastLockAcquire(SB), NOSPLIT, $0-8
-	MOVQ	l+0(FP), DI
-	MOVL	·extra(SB), AX
-	TESTL	AX, AX
-	JNE	slow
-	MOVQ	·goidOffset(SB), DX
-	TESTQ	DX, DX
-	JEQ	slow
-	GOID(DX, CX)
-	SHLQ	$const_ownerShift, CX
-	ORQ	$const_mLocked, CX
-	MOVQ	(Lock_m+mutexCore_x)(DI), R8
-	TESTQ	R8, R8
-	JEQ	noext
-	// With an ext: a CAS from 0, and the holder counts in the ext's meta
-	// (whose address is loaded first: a locked instruction lets no later
-	// load pass it).
-	MOVQ	ext_meta(R8), R8
-	XORL	AX, AX
-	LOCK
-	CMPXCHGQ	CX, (Lock_m+mutexCore_state)(DI)
-	JNE	slow
-	INCQ	meta_cnt(R8)
-	RET
-noext:
-	// Without: the count rides in the word, unless it is full.
-	MOVQ	(Lock_m+mutexCore_state)(DI), AX
-	CMPQ	AX, $const_cntMask
-	JAE	slow
-	LEAQ	1(AX)(CX*1), CX
-	LOCK
-	CMPXCHGQ	CX, (Lock_m+mutexCore_state)(DI)
-	JNE	slow
-	RET
-slow:
-	JMP	·lockAcquireGo(SB)
-
 // RELEASE is the release of the Lock at DI when nothing optional is on and
 // nobody waits; any thread may release a Lock. It tries first the word that
 // the caller's own acquisition made (its id, locked, the count in the ext):
 // one locked instruction, without a load first that would fetch the line
 // shared, only to need it exclusive for the CAS. That CAS fails for
 // another releaser, or a count in the word, and leaves the word in AX for
-// unlockFast's CAS. Otherwise it jumps to slow.
+// unlockFast's CAS. Otherwise it jumps to slow, with the caller's id in
+// self when it has read it.
 #define RELEASE(slow) \
-	MOVL	·extra(SB), AX; \
-	TESTL	AX, AX; \
-	JNE	slow; \
 	MOVQ	·goidOffset(SB), DX; \
 	TESTQ	DX, DX; \
 	JEQ	slow; \
-	GOID(DX, AX); \
+	GOID(DX, CX); \
+	MOVL	·extra(SB), AX; \
+	TESTL	AX, AX; \
+	JNE	extra; \
+	MOVQ	CX, AX; \
 	SHLQ	$const_ownerShift, AX; \
 	ORQ	$const_mLocked, AX; \
 	XORL	BX, BX; \
@@ -84,70 +42,120 @@ slow:
 	MOVQ	AX, BX; \
 	ANDQ	$(const_mLocked|const_mWaiters), BX; \
 	CMPQ	BX, $const_mLocked; \
-	JNE	slow; \
+	JNE	extra; \
 	MOVQ	AX, BX; \
 	ANDQ	$const_cntMask, BX; \
 	LOCK; \
 	CMPXCHGQ	BX, (Lock_m+mutexCore_state)(DI); \
-	JNE	slow
+	JEQ	done; \
+extra: \
+	MOVQ	CX, self+8(FP); \
+	JMP	slow
 
-// func fastLockRelease(l *Lock) error
-TEXT ·fastLockRelease(SB), NOSPLIT, $0-24
-	MOVQ	l+0(FP), DI
-	RELEASE(slow)
-done:
-	MOVQ	$0, ret_itable+8(FP)
-	MOVQ	$0, ret_data+16(FP)
+// LOCKFAST is mutexCore.lockFast on the mutexCore at DI+m for the id in
+// CX (kept there); it jumps to fail when the lock is not taken. AX, BX and
+// R8 are clobbered. With an ext, the address of the count is loaded before
+// the CAS: a locked instruction lets no later load pass it.
+#define LOCKFAST(m, fail) \
+	MOVQ	CX, BX; \
+	SHLQ	$const_ownerShift, BX; \
+	ORQ	$const_mLocked, BX; \
+	MOVQ	(m+mutexCore_x)(DI), R8; \
+	TESTQ	R8, R8; \
+	JEQ	noext; \
+	MOVQ	ext_meta(R8), R8; \
+	XORL	AX, AX; \
+	LOCK; \
+	CMPXCHGQ	BX, (m+mutexCore_state)(DI); \
+	JNE	fail; \
+	INCQ	meta_cnt(R8); \
+	JMP	taken; \
+noext: \
+	MOVQ	(m+mutexCore_state)(DI), AX; \
+	CMPQ	AX, $const_cntMask; \
+	JAE	fail; \
+	LEAQ	1(AX)(BX*1), BX; \
+	LOCK; \
+	CMPXCHGQ	BX, (m+mutexCore_state)(DI); \
+	JNE	fail; \
+taken:
+
+// func getgp() unsafe.Pointer
+TEXT ·getgp(SB), NOSPLIT, $0-8
+	MOVQ	(TLS), AX
+	MOVQ	AX, ret+0(FP)
 	RET
-slow:
-	JMP	·lockReleaseGo(SB)
 
-// func fastLockUnlock(l *Lock)
-TEXT ·fastLockUnlock(SB), NOSPLIT, $0-8
+// func fastLockAcquire(l *Lock, id, flags uint64)
+TEXT ·fastLockAcquire(SB), NOSPLIT, $0-24
 	MOVQ	l+0(FP), DI
-	RELEASE(slow)
-done:
-	RET
-slow:
-	JMP	·lockUnlockGo(SB)
-
-// func fastRLockAcquire(l *RLock)
-TEXT ·fastRLockAcquire(SB), NOSPLIT, $0-8
-	MOVQ	l+0(FP), DI
-	MOVL	·extra(SB), AX
-	TESTL	AX, AX
-	JNE	slow
 	MOVQ	·goidOffset(SB), DX
 	TESTQ	DX, DX
-	JEQ	slow
+	JEQ	gofull
 	GOID(DX, CX)
-	SHLQ	$const_ownerShift, CX
-	ORQ	$const_mLocked, CX
-	MOVQ	(RLock_m+mutexCore_x)(DI), R8
-	TESTQ	R8, R8
-	JEQ	noext
-	MOVQ	ext_meta(R8), R8
-	XORL	AX, AX
-	LOCK
-	CMPXCHGQ	CX, (RLock_m+mutexCore_state)(DI)
-	JNE	slow
-	MOVQ	$1, RLock_count(DI)
-	INCQ	meta_cnt(R8)
+	// With an ext: a CAS from 0, and the holder counts in the ext's meta.
+	// Without: the count rides in the word, unless it is full.
+	LOCKFAST(Lock_m, slow)
+	MOVL	·extra(SB), AX
+	TESTL	AX, AX
+	JNE	extra
 	RET
-noext:
-	MOVQ	(RLock_m+mutexCore_state)(DI), AX
-	CMPQ	AX, $const_cntMask
-	JAE	slow
-	LEAQ	1(AX)(CX*1), CX
-	LOCK
-	CMPXCHGQ	CX, (RLock_m+mutexCore_state)(DI)
-	JNE	slow
-	MOVQ	$1, RLock_count(DI)
+extra:
+	// acquiredExtra(&l.m.x, id, KindLock|extraSample), in place.
+	LEAQ	(Lock_m+mutexCore_x)(DI), AX
+	MOVQ	AX, l+0(FP)
+	MOVQ	CX, id+8(FP)
+	MOVQ	$(const_KindLock|const_extraSample), flags+16(FP)
+	JMP	·acquiredExtra(SB)
+slow:
+	MOVQ	CX, id+8(FP)
+gofull:
+	JMP	·lockAcquireFrom(SB)
+
+// func fastLockRelease(l *Lock, self uint64) error
+TEXT ·fastLockRelease(SB), NOSPLIT, $0-32
+	MOVQ	l+0(FP), DI
+	RELEASE(slow)
+done:
+	MOVQ	$0, ret_itable+16(FP)
+	MOVQ	$0, ret_data+24(FP)
 	RET
 slow:
-	// Held already (by the caller, a recursion, or by another), or
-	// anything unusual.
-	JMP	·rlockAcquireGo(SB)
+	JMP	·lockReleaseSlow(SB)
+
+// func fastLockUnlock(l *Lock, self uint64)
+TEXT ·fastLockUnlock(SB), NOSPLIT, $0-16
+	MOVQ	l+0(FP), DI
+	RELEASE(slow)
+done:
+	RET
+slow:
+	JMP	·lockUnlockSlow(SB)
+
+// func fastRLockAcquire(l *RLock, id, flags uint64)
+TEXT ·fastRLockAcquire(SB), NOSPLIT, $0-24
+	MOVQ	l+0(FP), DI
+	MOVQ	·goidOffset(SB), DX
+	TESTQ	DX, DX
+	JEQ	gofull
+	GOID(DX, CX)
+	LOCKFAST(RLock_m, slow)
+	MOVQ	$1, RLock_count(DI)
+	MOVL	·extra(SB), AX
+	TESTL	AX, AX
+	JNE	extra
+	RET
+extra:
+	LEAQ	(RLock_m+mutexCore_x)(DI), AX
+	MOVQ	AX, l+0(FP)
+	MOVQ	CX, id+8(FP)
+	MOVQ	$(const_KindRLock|const_extraSample), flags+16(FP)
+	JMP	·acquiredExtra(SB)
+slow:
+	// Held already (by another, or by the caller: a recursion).
+	MOVQ	CX, id+8(FP)
+gofull:
+	JMP	·rlockAcquireFrom(SB)
 
 // func fastRLockRelease(l *RLock) error
 TEXT ·fastRLockRelease(SB), NOSPLIT, $0-24
@@ -187,7 +195,7 @@ done:
 	MOVQ	$0, ret_data+16(FP)
 	RET
 slow:
-	JMP	·rlockReleaseGo(SB)
+	JMP	·rlockRelease(SB)
 
 // func fastRWRLock(rw *RWLock, r int32)
 TEXT ·fastRWRLock(SB), NOSPLIT, $0-12

@@ -29,23 +29,26 @@ func (l *Lock) registerSelf(e *ext) {
 }
 
 // Acquire blocks until the lock is taken (Python's acquire()).
-func (l *Lock) Acquire() { fastLockAcquire(l) }
+func (l *Lock) Acquire() { fastLockAcquire(l, 0, 0) }
 
-// acquireGo is Acquire in Go: where the assembly fast path is built
-// (fastpath_amd64.s), it is what that path falls back to.
-func (l *Lock) acquireGo() {
+// lockAcquireFrom is Acquire in Go when g is 0. Where the assembly fast
+// path is built (fastpath_amd64.s), that path jumps here with the caller's
+// id in g when it could not take the lock; this is then acquireSlow.
+func lockAcquireFrom(l *Lock, g uint64) {
 	if raceEnabled {
 		defer raceAcquire(unsafe.Pointer(l))
 	}
-	g := uint64(goid.Get()) // curGoid, by hand: a call less on the fast path
-	if !goidTrusted {
-		g = stackGoid()
-	}
-	if l.m.lockFast(g) {
-		if extra.Load() != 0 {
-			l.acquired(g) // inlined: one call to the optional work
+	if g == 0 {
+		g = uint64(goid.Get()) // curGoid, by hand: a call less on the fast path
+		if !goidTrusted {
+			g = stackGoid()
 		}
-		return
+		if l.m.lockFast(g) {
+			if extra.Load() != 0 {
+				l.acquired(g) // inlined: one call to the optional work
+			}
+			return
+		}
 	}
 	l.acquireSlow(g)
 }
@@ -61,13 +64,14 @@ func (l *Lock) acquireSlow(g uint64) {
 
 // acquired does the optional work after an acquisition: hold sampling and the
 // lock tracker.
-func (l *Lock) acquired(g uint64) { acquiredExtra(&l.m.x, KindLock, g, false, true) }
+func (l *Lock) acquired(g uint64) { acquiredExtra(&l.m.x, g, uint64(KindLock)|extraSample) }
 
-// releasing does the optional work before a release by any thread.
-func (l *Lock) releasing() { releasingExtra(l, &l.m, 0, false) }
+// releasing does the optional work before a release by any thread (self,
+// or 0 when the caller's id has not been read).
+func (l *Lock) releasing(self uint64) { releasingExtra(l, &l.m, 0, false, self) }
 
 // Lock is Acquire, for sync.Locker.
-func (l *Lock) Lock() { fastLockAcquire(l) }
+func (l *Lock) Lock() { fastLockAcquire(l, 0, 0) }
 
 // TryAcquire takes the lock if it is free (Python's acquire(False)).
 func (l *Lock) TryAcquire() (ok bool) {
@@ -119,24 +123,17 @@ func (l *Lock) acquire(d deadline, wk WaitKind) (ok bool, err error) {
 
 // Release unlocks the lock; any thread may release it. ErrReleaseUnlocked
 // when it is not locked, and nothing changes then.
-func (l *Lock) Release() error { return fastLockRelease(l) }
+func (l *Lock) Release() error { return fastLockRelease(l, 0) }
 
-// releaseGo is Release in Go, and the assembly fast path's fallback.
-func (l *Lock) releaseGo() error {
-	// The common case: nobody waits and nothing optional is on. Any
-	// thread may release a Lock, so the caller's id is not needed.
-	if !raceEnabled && extra.Load() == 0 && l.m.unlockFast() {
-		return nil
-	}
-	return l.releaseSlow()
-}
-
-func (l *Lock) releaseSlow() error {
+// lockReleaseSlow is Release when its fast path (fastLockRelease: nothing
+// optional on, and a CAS that finds nobody waiting) did not apply. self is
+// the caller's id, or 0 when it has not been read.
+func lockReleaseSlow(l *Lock, self uint64) error {
 	if raceEnabled {
 		raceRelease(unsafe.Pointer(l))
 	}
 	if extra.Load() != 0 {
-		l.releasing()
+		l.releasing(self)
 	}
 	// unlock, inlined: a call less with checking on.
 	if !l.m.unlockFast() && !l.m.unlockSlow() {
@@ -147,19 +144,20 @@ func (l *Lock) releaseSlow() error {
 
 // Unlock is Release for sync.Locker; it panics with ErrReleaseUnlocked on an
 // unlocked lock, as sync.Mutex fails.
-func (l *Lock) Unlock() { fastLockUnlock(l) }
+func (l *Lock) Unlock() { fastLockUnlock(l, 0) }
 
-// unlockGo is Unlock in Go, and the assembly fast path's fallback.
-func (l *Lock) unlockGo() {
-	if !raceEnabled && extra.Load() == 0 && l.m.unlockFast() {
-		return
+// lockUnlockSlow is Unlock when its fast path did not apply: lockReleaseSlow,
+// written out again (the assembly jumps here, and a call less counts when
+// lock-order checking is on).
+func lockUnlockSlow(l *Lock, self uint64) {
+	if raceEnabled {
+		raceRelease(unsafe.Pointer(l))
 	}
-	l.unlockSlow()
-}
-
-func (l *Lock) unlockSlow() {
-	if err := l.releaseSlow(); err != nil {
-		panic(err)
+	if extra.Load() != 0 {
+		l.releasing(self)
+	}
+	if !l.m.unlockFast() && !l.m.unlockSlow() {
+		panic(misuse(l, "release", ErrReleaseUnlocked))
 	}
 }
 
@@ -211,7 +209,7 @@ func (l *Lock) releaseSave(g uint64) (int, error) {
 		return 0, ErrNotOwner
 	}
 	if extra.Load() != 0 {
-		l.releasing()
+		l.releasing(g)
 	}
 	if !l.m.unlock() {
 		return 0, ErrNotOwner

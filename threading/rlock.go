@@ -31,32 +31,36 @@ func (l *RLock) registerSelf(e *ext) {
 
 // Acquire blocks until the calling thread holds the lock, and raises the
 // recursion level by one.
-func (l *RLock) Acquire() { fastRLockAcquire(l) }
+func (l *RLock) Acquire() { fastRLockAcquire(l, 0, 0) }
 
-// acquireGo is Acquire in Go, and the assembly fast path's fallback.
-func (l *RLock) acquireGo() {
+// rlockAcquireFrom is Acquire in Go when g is 0, and where the assembly fast
+// path jumps with the caller's id in g when it could not take the lock
+// (held by another, or already by the caller: a recursion).
+func rlockAcquireFrom(l *RLock, g uint64) {
 	if raceEnabled {
 		defer raceAcquire(unsafe.Pointer(l))
 	}
-	g := uint64(goid.Get()) // curGoid, by hand: a call less on the fast path
-	if !goidTrusted {
-		g = stackGoid()
-	}
-	if l.m.lockFast(g) {
-		l.count.store(1)
-		if extra.Load() != 0 {
-			l.acquired(g)
+	if g == 0 {
+		g = uint64(goid.Get()) // curGoid, by hand: a call less on the fast path
+		if !goidTrusted {
+			g = stackGoid()
 		}
-		return
+		if l.m.lockFast(g) {
+			l.count.store(1)
+			if extra.Load() != 0 {
+				l.acquired(g)
+			}
+			return
+		}
 	}
 	l.acquireSlow(g, forever, WaitAcquire)
 }
 
 // acquired does the optional work after an outermost acquisition.
-func (l *RLock) acquired(g uint64) { acquiredExtra(&l.m.x, KindRLock, g, false, true) }
+func (l *RLock) acquired(g uint64) { acquiredExtra(&l.m.x, g, uint64(KindRLock)|extraSample) }
 
 // releasing does the optional work before the outermost release.
-func (l *RLock) releasing(g uint64) { releasingExtra(l, &l.m, g, false) }
+func (l *RLock) releasing(g uint64) { releasingExtra(l, &l.m, g, false, g) }
 
 // acquireAnnotated is acquireSlow with the race annotations of an acquire.
 func (l *RLock) acquireAnnotated(g uint64, d deadline, wk WaitKind) (ok bool, err error) {
@@ -89,7 +93,7 @@ func (l *RLock) acquireSlow(g uint64, d deadline, wk WaitKind) (bool, error) {
 }
 
 // Lock is Acquire, for sync.Locker.
-func (l *RLock) Lock() { fastRLockAcquire(l) }
+func (l *RLock) Lock() { fastRLockAcquire(l, 0, 0) }
 
 // TryAcquire takes the lock if it is free or already the caller's.
 func (l *RLock) TryAcquire() bool {
@@ -117,8 +121,9 @@ func (l *RLock) AcquireContext(ctx context.Context) error {
 // the caller does not hold it; nothing changes then.
 func (l *RLock) Release() error { return fastRLockRelease(l) }
 
-// releaseGo is Release in Go, and the assembly fast path's fallback.
-func (l *RLock) releaseGo() error {
+// rlockRelease is Release in Go, and where the assembly fast path jumps
+// when it does not apply.
+func rlockRelease(l *RLock) error {
 	if raceEnabled {
 		raceRelease(unsafe.Pointer(l))
 	}

@@ -227,7 +227,7 @@ func rwLockFrom(rw *RWLock, r int32) {
 		rec.end(OutcomeAcquired)
 	}
 	if extra.Load() != 0 {
-		acquiredExtra(&rw.w.x, KindRWLock, g, false, true)
+		acquiredExtra(&rw.w.x, g, uint64(KindRWLock)|extraSample)
 	}
 }
 
@@ -273,7 +273,7 @@ func rwUnlockFrom(rw *RWLock, r int32) {
 		panic(misuse(rw, "unlock", errUnlock))
 	}
 	if extra.Load() != 0 {
-		releasingExtra(rw, &rw.w, 0, false) // the writer, still holding w
+		releasingExtra(rw, &rw.w, 0, false, 0) // the writer, still holding w
 	}
 	if r > 0 {
 		rw.semas().reader.release(int(r)) // the readers that queued behind this writer

@@ -125,14 +125,34 @@ func setLockTracker(t plumb.LockTracker) {
 // first use, as a kind primitive's), for reading if read, and tells the
 // tracker of the edges this adds.
 func trackAcquired(x *atomic.Pointer[ext], kind Kind, g uint64, read bool) {
-	acquiredExtra(x, kind, g, read, false)
+	acquiredExtra(x, g, extraFlags(kind, read, false))
+}
+
+// acquiredExtra's flags: the primitive's Kind in the low byte, and these.
+const (
+	extraRead   = 1 << 8 // an RWLock's read side
+	extraSample = 1 << 9 // sample the hold time
+)
+
+func extraFlags(kind Kind, read, sample bool) uint64 {
+	f := uint64(kind)
+	if read {
+		f |= extraRead
+	}
+	if sample {
+		f |= extraSample
+	}
+	return f
 }
 
 // acquiredExtra is trackAcquired, after sampling the hold time of the
-// acquisition if sample: the optional work after a lock is taken, in one
-// call, so that the lock's own helper (Lock.acquired) inlines.
-func acquiredExtra(x *atomic.Pointer[ext], kind Kind, g uint64, read, sample bool) {
-	if sample && holdEvery.Load() != 0 && sampleHold() {
+// acquisition if flags say so: the optional work after a lock is taken, in
+// one call, so that the lock's own helper (Lock.acquired) inlines. Its
+// arguments are three words, so that the assembly fast paths can jump to
+// it in place of their own (fastpath_amd64.s).
+func acquiredExtra(x *atomic.Pointer[ext], g, flags uint64) {
+	kind, read := Kind(flags), flags&extraRead != 0
+	if flags&extraSample != 0 && holdEvery.Load() != 0 && sampleHold() {
 		startHold(getExt(x, kind))
 	}
 	b := tracker.Load()
@@ -174,15 +194,15 @@ func trackAttempt(x *atomic.Pointer[ext], kind Kind, g uint64, read bool) {
 // if read: an RWLock's read side, whose m is its writers' lock): by g, or by
 // any goroutine for a Lock or an RWLock's write side.
 func trackReleased(m *mutexCore, g uint64, read bool) {
-	releasingExtra(nil, m, g, read)
+	releasingExtra(nil, m, g, read, 0)
 }
 
 // releasingExtra is trackReleased, after ending the sampled hold of p (the
 // primitive of m) if p is not nil: the optional work before a lock is
 // released, in one call. g 0 stands for m's holder, read from its state,
 // and nothing is done if it has none: so Lock.releasing is that call alone,
-// and inlines.
-func releasingExtra(p Primitive, m *mutexCore, g uint64, read bool) {
+// and inlines. self is the caller's id, or 0 when it has not read it.
+func releasingExtra(p Primitive, m *mutexCore, g uint64, read bool, self uint64) {
 	if g == 0 {
 		s := m.state.Load()
 		if s&mLocked == 0 {
@@ -207,9 +227,11 @@ func releasingExtra(p Primitive, m *mutexCore, g uint64, read bool) {
 		return // never taken while tracking was on: that made its ext
 	}
 	at := uintptr(unsafe.Pointer(e))
-	self := uint64(goid.Get()) // curGoid, by hand: a call less
-	if !goidTrusted {
-		self = stackGoid()
+	if self == 0 {
+		self = uint64(goid.Get()) // curGoid, by hand: a call less
+		if !goidTrusted {
+			self = stackGoid()
+		}
 	}
 	if self != g {
 		r := &heldRemoval{ext: at, read: read}
