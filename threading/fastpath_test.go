@@ -1,6 +1,7 @@
 package threading
 
 import (
+	"errors"
 	"runtime"
 	"sync"
 	"testing"
@@ -71,5 +72,52 @@ func TestFastPathOwners(t *testing.T) {
 	}
 	if got := l.Stats().Acquisitions; got != 16*2000 {
 		t.Errorf("Lock counted %d acquisitions, want %d", got, 16*2000)
+	}
+}
+
+// TestFastPathReleases drives the release paths that leave the common case:
+// a Lock released by a goroutine other than its holder (the assembly's
+// first CAS, on the caller's own word, fails), a release of an unlocked
+// Lock, and an RLock released by a goroutine that does not own it. Each
+// must do what the Go form does, and change nothing on misuse.
+func TestFastPathReleases(t *testing.T) {
+	var l Lock
+	l.Acquire()
+	done := make(chan error)
+	go func() { done <- l.Release() }()
+	if err := <-done; err != nil || l.Locked() {
+		t.Fatalf("release by another goroutine: %v, locked %v", err, l.Locked())
+	}
+	before := l.m.state.Load()
+	if err := l.Release(); !errors.Is(err, ErrReleaseUnlocked) || l.m.state.Load() != before {
+		t.Fatalf("release of an unlocked Lock: %v, state %#x -> %#x", err, before, l.m.state.Load())
+	}
+	func() {
+		defer func() {
+			if r := recover(); r == nil {
+				t.Fatal("Unlock of an unlocked Lock did not panic")
+			}
+		}()
+		l.Unlock()
+	}()
+	l.Lock()
+	go func() { l.Unlock(); done <- nil }()
+	<-done
+	if l.Locked() {
+		t.Fatal("Unlock by another goroutine left the Lock locked")
+	}
+
+	var rl RLock
+	rl.Acquire()
+	before = rl.m.state.Load()
+	go func() { done <- rl.Release() }()
+	if err := <-done; !errors.Is(err, ErrNotOwner) || rl.m.state.Load() != before || rl.RecursionCount() != 1 {
+		t.Fatalf("RLock released by another goroutine: %v, state %#x -> %#x", err, before, rl.m.state.Load())
+	}
+	if err := rl.Release(); err != nil || rl.Locked() {
+		t.Fatalf("owner's release: %v, locked %v", err, rl.Locked())
+	}
+	if err := rl.Release(); !errors.Is(err, ErrNotOwner) {
+		t.Fatalf("release of an unlocked RLock: %v", err)
 	}
 }
