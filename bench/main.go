@@ -53,6 +53,7 @@ var rows = []row{
 	{"`Once.Do`, done", "BenchmarkDropinOnce/threading.Once", "BenchmarkDropinOnce/sync.Once", "`sync.Once`", false, 0, "", true},
 	{"`Lock`, 2 goroutines contending", "BenchmarkContended/Lock", "BenchmarkContended/sync.Mutex", "`sync.Mutex`", true, 0.85, "BenchmarkCPython/Contended/Lock", false},
 	{"`RWLock`, contending", "BenchmarkContended/RWLock", "BenchmarkContended/sync.RWMutex", "`sync.RWMutex`", true, 0.85, "", false},
+	{"`RWLock`, 2 readers only", "BenchmarkContended/RWLock/readers", "BenchmarkContended/sync.RWMutex/readers", "`sync.RWMutex`", true, 0, "", false},
 	{"`Semaphore(2)`, contending", "BenchmarkContended/Semaphore", "BenchmarkContended/x-sync-semaphore", "`x/sync/semaphore`", true, 0, "", false},
 	{"`Condition` ping-pong, one round trip", "BenchmarkPingPong/Condition", "BenchmarkPingPong/sync.Cond", "`sync.Mutex`+`sync.Cond`", true, 0.85, "BenchmarkCPython/PingPong/Condition", false},
 	{"`Cond` (drop-in) ping-pong", "BenchmarkDropinCond/threading.Cond", "BenchmarkDropinCond/sync.Cond", "`sync.Cond`", true, 0.85, "", false},

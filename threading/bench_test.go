@@ -208,6 +208,37 @@ func BenchmarkContended(b *testing.B) {
 			}
 		})
 	})
+	// Readers only: every read lock is taken while the other goroutine
+	// may hold one, so RWLock's readers are named through the CAS-claimed
+	// slots 1 to 3 as well as slot 0.
+	b.Run("sync.RWMutex/readers", func(b *testing.B) {
+		var s struct {
+			mu sync.RWMutex
+			n  int
+		}
+		mu := &s.mu
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				mu.RLock()
+				_ = s.n
+				mu.RUnlock()
+			}
+		})
+	})
+	b.Run("RWLock/readers", func(b *testing.B) {
+		var s struct {
+			mu RWLock
+			n  int
+		}
+		mu := &s.mu
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				mu.RLock()
+				_ = s.n
+				mu.RUnlock()
+			}
+		})
+	})
 	b.Run("x-sync-semaphore", func(b *testing.B) {
 		s := xsem.NewWeighted(2)
 		ctx := context.Background()

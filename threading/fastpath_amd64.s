@@ -208,27 +208,57 @@ TEXT ·fastRWRLock(SB), NOSPLIT, $0-12
 	LOCK
 	XADDL	AX, RWLock_readerCount(DI)
 	INCL	AX
-	CMPL	AX, $1
-	JNE	rest // other readers, or a writer
-	// The first reader: slot 0 is the caller's (holderSlots.addFirst),
-	// unless its id or count does not fit.
 	MOVQ	CX, BX
 	SHRQ	$(64-const_slotCountBits), BX
-	JNE	rest
+	JNE	rest // an id past the slots' 40 bits
+	SHLQ	$const_slotCountBits, CX
+	CMPL	AX, $1
+	JLT	rest // a writer holds or waits
+	JGT	others
+	// The first reader: slot 0 is the caller's (holderSlots.addFirst),
+	// unless its count is full.
 	MOVQ	(RWLock_readers+holderSlots_s)(DI), SI
 	ANDQ	$const_slotCountMask, SI
 	CMPQ	SI, $const_slotCountMask
 	JEQ	rest
 	INCQ	SI
-	SHLQ	$const_slotCountBits, CX
 	ORQ	CX, SI
 	MOVQ	SI, (RWLock_readers+holderSlots_s)(DI)
+named:
 	MOVL	·extra(SB), AX
 	TESTL	$const_trackBit, AX
 	JNE	tracked
 	RET
 tracked:
 	JMP	·rwRLockTracked(SB)
+others:
+	// One of several readers: holderSlots.add's common case, a free slot
+	// among 1 to 3 claimed with a CAS, while naming is on. Anything else
+	// (no free slot, a count that wraps) is the Go form's.
+	MOVL	AX, R9
+	MOVL	(RWLock_readers+holderSlots_unpaired)(DI), BX
+	TESTL	BX, BX
+	JNE	restr9
+	LEAQ	(RWLock_readers+holderSlots_s+8)(DI), R10
+	MOVQ	$3, R11
+claim:
+	MOVQ	(R10), AX
+	MOVQ	AX, BX
+	SHRQ	$const_slotCountBits, BX
+	JNE	nextslot // taken
+	LEAQ	1(AX), BX
+	ANDQ	$const_slotCountMask, BX
+	JEQ	restr9 // the slot's count wraps
+	ORQ	CX, BX
+	LOCK
+	CMPXCHGQ	BX, (R10)
+	JEQ	named
+nextslot:
+	ADDQ	$8, R10
+	DECQ	R11
+	JNE	claim
+restr9:
+	MOVL	R9, AX
 rest:
 	MOVL	AX, r+8(FP)
 	JMP	·rwRLockFrom(SB)
@@ -249,14 +279,36 @@ TEXT ·fastRWRUnlock(SB), NOSPLIT, $0-12
 	TESTL	AX, AX
 	JNE	gofull
 	GOID(DX, CX)
-	// holderSlots.remove's common case: the caller is in slot 0.
+	// holderSlots.remove's common case: the caller is in slot 0, which
+	// only it writes; or in one of slots 1 to 3, freed with a CAS.
 	MOVQ	(RWLock_readers+holderSlots_s)(DI), BX
 	MOVQ	BX, SI
 	SHRQ	$const_slotCountBits, SI
 	CMPQ	SI, CX
-	JNE	gofull
+	JNE	others
 	ANDQ	$const_slotCountMask, BX
 	MOVQ	BX, (RWLock_readers+holderSlots_s)(DI)
+	JMP	leave
+others:
+	LEAQ	(RWLock_readers+holderSlots_s+8)(DI), R10
+	MOVQ	$3, R11
+find:
+	MOVQ	(R10), AX
+	MOVQ	AX, SI
+	SHRQ	$const_slotCountBits, SI
+	CMPQ	SI, CX
+	JNE	nextslot
+	MOVQ	AX, BX
+	ANDQ	$const_slotCountMask, BX
+	LOCK
+	CMPXCHGQ	BX, (R10)
+	JEQ	leave
+nextslot:
+	ADDQ	$8, R10
+	DECQ	R11
+	JNE	find
+	JMP	gofull // unnamed, or not a holder: the Go form's
+leave:
 	MOVL	$-1, AX
 	LOCK
 	XADDL	AX, RWLock_readerCount(DI)
