@@ -22,10 +22,7 @@ func SetHoldSampling(n int) {
 	if n <= 0 {
 		holdEvery.Store(0)
 	} else {
-		if n > 1<<31 {
-			n = 1 << 31
-		}
-		holdEvery.Store(uint32(n))
+		holdEvery.Store(uint32(min(int64(n), 1<<31))) // int64: n may be 32 bits
 	}
 	updateExtra()
 }
