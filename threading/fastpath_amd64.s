@@ -279,8 +279,8 @@ TEXT ·fastRWRUnlock(SB), NOSPLIT, $0-12
 	TESTL	AX, AX
 	JNE	gofull
 	GOID(DX, CX)
-	// holderSlots.remove's common case: the caller is in slot 0, which
-	// only it writes; or in one of slots 1 to 3, freed with a CAS.
+	// holderSlots.remove's common case: the caller is in slot 0, or in one
+	// of slots 1 to 3.
 	MOVQ	(RWLock_readers+holderSlots_s)(DI), BX
 	MOVQ	BX, SI
 	SHRQ	$const_slotCountBits, SI
@@ -298,11 +298,11 @@ find:
 	SHRQ	$const_slotCountBits, SI
 	CMPQ	SI, CX
 	JNE	nextslot
-	MOVQ	AX, BX
-	ANDQ	$const_slotCountMask, BX
-	LOCK
-	CMPXCHGQ	BX, (R10)
-	JEQ	leave
+	// Only the holder writes a slot that names it (claims CAS free slots
+	// only), so a plain store frees it, as slot 0's.
+	ANDQ	$const_slotCountMask, AX
+	MOVQ	AX, (R10)
+	JMP	leave
 nextslot:
 	ADDQ	$8, R10
 	DECQ	R11
