@@ -168,21 +168,37 @@ func median(v []float64) float64 {
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
-// roundRatio is the median over the rounds of ours[i]/alt[i] (each
-// benchmark runs once per round, so index i is round i in both).
-func roundRatio(ours, alt []float64) float64 {
+// roundRatios are ours[i]/alt[i] for each round i (each benchmark runs
+// once per round, so index i is round i in both).
+func roundRatios(ours, alt []float64) []float64 {
 	var q []float64
 	for i := 0; i < len(ours) && i < len(alt); i++ {
 		if alt[i] > 0 {
 			q = append(q, ours[i]/alt[i])
 		}
 	}
-	return median(q)
+	return q
+}
+
+// spread is the range of a row's per-round ratios, as the table shows it
+// after the median: how much this machine moved during the run.
+func spread(q []float64, inv bool) string {
+	if len(q) < 2 {
+		return ""
+	}
+	lo, hi := q[0], q[0]
+	for _, v := range q {
+		lo, hi = min(lo, v), max(hi, v)
+	}
+	if inv {
+		lo, hi = 1/hi, 1/lo
+	}
+	return fmt.Sprintf(" (%.2f–%.2f)", lo, hi)
 }
 
 func table(res map[string]*result, count int, withPy bool) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Measured with `go run ./bench -count %d` on %s, %d CPUs: times are medians of %d rounds (ns/op); a ratio is the median of the %d rounds' ratios, each against the alternative run in the same round.\n\n",
+	fmt.Fprintf(&b, "Measured with `go run ./bench -count %d` on %s, %d CPUs: times are medians of %d rounds (ns/op); a ratio is the median of the %d rounds' ratios, each against the alternative run in the same round, with their range in brackets.\n\n",
 		count, cpuModel(), runtime.NumCPU(), count, count)
 	b.WriteString("| operation | threadmon | Go alternative | ratio | budget |")
 	if withPy {
@@ -204,10 +220,11 @@ func table(res map[string]*result, count int, withPy bool) string {
 		if a := res[r.alt]; a != nil && r.alt != "" {
 			am := median(a.ns)
 			alt = fmt.Sprintf("%s %s", r.altName, num(am))
-			q := roundRatio(ours.ns, a.ns) // ours / alt
+			qs := roundRatios(ours.ns, a.ns) // ours / alt, per round
+			q := median(qs)
 			if r.throughput {
 				q = 1 / q
-				ratio = fmt.Sprintf("%.2fx the throughput", q)
+				ratio = fmt.Sprintf("%.2fx the throughput%s", q, spread(qs, true))
 				if r.budget > 0 {
 					budget = fmt.Sprintf("≥ %.2gx", r.budget)
 					if q < r.budget {
@@ -216,7 +233,7 @@ func table(res map[string]*result, count int, withPy bool) string {
 					}
 				}
 			} else {
-				ratio = fmt.Sprintf("%.2fx the time", q)
+				ratio = fmt.Sprintf("%.2fx the time%s", q, spread(qs, false))
 				if r.budget > 0 {
 					budget = fmt.Sprintf("≤ %.2gx", r.budget)
 					if q > r.budget {
