@@ -279,27 +279,18 @@ TEXT ·fastRWRUnlock(SB), NOSPLIT, $0-12
 	TESTL	AX, AX
 	JNE	gofull
 	GOID(DX, CX)
-	// holderSlots.remove's common case: the caller is in slot 0, or in one
-	// of slots 1 to 3.
-	MOVQ	(RWLock_readers+holderSlots_s)(DI), BX
-	MOVQ	BX, SI
-	SHRQ	$const_slotCountBits, SI
-	CMPQ	SI, CX
-	JNE	others
-	ANDQ	$const_slotCountMask, BX
-	MOVQ	BX, (RWLock_readers+holderSlots_s)(DI)
-	JMP	leave
-others:
-	LEAQ	(RWLock_readers+holderSlots_s+8)(DI), R10
-	MOVQ	$3, R11
+	// holderSlots.remove's common case: the caller is named in one of the
+	// slots. Only the holder writes a slot that names it (slot 0 is the
+	// first reader's alone, and claims CAS free slots only), so a plain
+	// store frees it.
+	LEAQ	(RWLock_readers+holderSlots_s)(DI), R10
+	MOVQ	$4, R11
 find:
 	MOVQ	(R10), AX
 	MOVQ	AX, SI
 	SHRQ	$const_slotCountBits, SI
 	CMPQ	SI, CX
 	JNE	nextslot
-	// Only the holder writes a slot that names it (claims CAS free slots
-	// only), so a plain store frees it, as slot 0's.
 	ANDQ	$const_slotCountMask, AX
 	MOVQ	AX, (R10)
 	JMP	leave
@@ -332,27 +323,8 @@ TEXT ·fastRWLock(SB), NOSPLIT, $0-12
 	TESTQ	DX, DX
 	JEQ	gofull
 	GOID(DX, CX)
-	SHLQ	$const_ownerShift, CX
-	ORQ	$const_mLocked, CX
 	// The writers' lock, as fastLockAcquire takes a Lock.
-	MOVQ	(RWLock_w+mutexCore_x)(DI), R8
-	TESTQ	R8, R8
-	JEQ	noext
-	MOVQ	ext_meta(R8), R8
-	XORL	AX, AX
-	LOCK
-	CMPXCHGQ	CX, (RWLock_w+mutexCore_state)(DI)
-	JNE	gofull
-	INCQ	meta_cnt(R8)
-	JMP	readers
-noext:
-	MOVQ	(RWLock_w+mutexCore_state)(DI), AX
-	CMPQ	AX, $const_cntMask
-	JAE	gofull
-	LEAQ	1(AX)(CX*1), CX
-	LOCK
-	CMPXCHGQ	CX, (RWLock_w+mutexCore_state)(DI)
-	JNE	gofull
+	LOCKFAST(RWLock_w, gofull)
 readers:
 	// Announce the writer: readers that come now wait. The count before
 	// the add is the readers still in; with none, the lock is taken.
