@@ -97,10 +97,15 @@ func runChild(spec string) int {
 	afterParked()
 	// A goroutine that became runnable for a moment while the detection GC
 	// ran is not reported by that cycle: take the profile again (at most
-	// three times) until every expected leak is reported. Each profile
-	// resets and recomputes the leaked set.
+	// ten times, a few milliseconds apart) until every expected leak is
+	// reported. Each profile resets and recomputes the leaked set.
 	var prof string
-	for attempt := 0; attempt < 3; attempt++ {
+	for attempt := 0; attempt < 10; attempt++ {
+		if attempt > 0 {
+			// A detector in the middle of a scan holds what it looks at
+			// for a moment, and a profile taken then sees it reachable.
+			time.Sleep(7 * time.Millisecond)
+		}
 		var buf bytes.Buffer
 		if err := pprof.Lookup("goroutineleak").WriteTo(&buf, 2); err != nil {
 			fmt.Fprintln(os.Stderr, "goroutineleak profile:", err)
