@@ -18,9 +18,9 @@ import (
 // inliner's budget), and reading the goroutine id is a second (goid.Get
 // calls an assembly stub). The assembly reads the id from the runtime's g
 // itself, at goidOffset, inside the one call that the inlined entry point
-// makes. On AMD EPYC, Lock acquire+release went from 1.94x sync.Mutex's
-// time to 1.24x, RLock from 1.94x to 1.46x and an RWLock read from 2.53x
-// to 1.45x (go run ./bench).
+// makes. On AMD EPYC (go run ./bench, three runs), Lock acquire+release
+// went from 2.03x sync.Mutex's time to 1.24x-1.56x, RLock from 2.76x to
+// 1.44x-1.79x and an RWLock read from 2.29x to 1.27x-1.45x.
 //
 // Each assembly path does exactly what its Go form does when nothing is
 // unusual: the lock free (or, for a release, held by the caller with
@@ -31,8 +31,8 @@ import (
 // three that the Lock and RLock paths are declared with) does the optional
 // work after a lock the assembly took, Lock's release forms get the
 // caller's id, and the RWLock forms get the result of the reader count's
-// add in r. The same tests run both forms: the race
-// build runs the Go forms, every other amd64 build the assembly.
+// add in r. The same tests run both forms: the race build runs the Go
+// forms, every other amd64 build the assembly.
 
 // goidOffset is where the goroutine id sits in the runtime's g, found at
 // initialisation by looking for the id that goid.Get returns, in three
