@@ -10,11 +10,28 @@
 // ownerMask keeps a mutexCore's locked bit and holder id.
 #define ownerMask $~(const_cntMask|const_mWaiters|const_mStarving)
 
-// GOID loads the running goroutine's id into reg, using off (which holds
-// goidOffset).
-#define GOID(off, reg) \
-	MOVQ	(TLS), reg; \
-	MOVQ	(reg)(off*1), reg
+// GOID loads the running goroutine's id into CX, or jumps to fail when its
+// place in g is unknown (goidOffset 0). DX is clobbered.
+#define GOID(fail) \
+	MOVQ	·goidOffset(SB), DX; \
+	TESTQ	DX, DX; \
+	JEQ	fail; \
+	MOVQ	(TLS), CX; \
+	MOVQ	(CX)(DX*1), CX
+
+// UNLOCKWORD is mutexCore.unlockFast on the word in AX, loaded from the
+// mutexCore at DI+m: unless it is locked with nobody waiting, or the CAS
+// finds the word changed, it jumps to fail. BX is clobbered.
+#define UNLOCKWORD(m, fail) \
+	MOVQ	AX, BX; \
+	ANDQ	$(const_mLocked|const_mWaiters), BX; \
+	CMPQ	BX, $const_mLocked; \
+	JNE	fail; \
+	MOVQ	AX, BX; \
+	ANDQ	$const_cntMask, BX; \
+	LOCK; \
+	CMPXCHGQ	BX, (m+mutexCore_state)(DI); \
+	JNE	fail
 
 // RELEASE is the release of the Lock at DI when nothing optional is on and
 // nobody waits; any thread may release a Lock. It tries first the word that
@@ -25,10 +42,7 @@
 // unlockFast's CAS. Otherwise it jumps to slow, with the caller's id in
 // self when it has read it.
 #define RELEASE(slow) \
-	MOVQ	·goidOffset(SB), DX; \
-	TESTQ	DX, DX; \
-	JEQ	slow; \
-	GOID(DX, CX); \
+	GOID(slow); \
 	MOVL	·extra(SB), AX; \
 	TESTL	AX, AX; \
 	JNE	extra; \
@@ -39,15 +53,8 @@
 	LOCK; \
 	CMPXCHGQ	BX, (Lock_m+mutexCore_state)(DI); \
 	JEQ	done; \
-	MOVQ	AX, BX; \
-	ANDQ	$(const_mLocked|const_mWaiters), BX; \
-	CMPQ	BX, $const_mLocked; \
-	JNE	extra; \
-	MOVQ	AX, BX; \
-	ANDQ	$const_cntMask, BX; \
-	LOCK; \
-	CMPXCHGQ	BX, (Lock_m+mutexCore_state)(DI); \
-	JEQ	done; \
+	UNLOCKWORD(Lock_m, extra); \
+	JMP	done; \
 extra: \
 	MOVQ	CX, self+8(FP); \
 	JMP	slow
@@ -89,10 +96,7 @@ TEXT ·getgp(SB), NOSPLIT, $0-8
 // func fastLockAcquire(l *Lock, id, flags uint64)
 TEXT ·fastLockAcquire(SB), NOSPLIT, $0-24
 	MOVQ	l+0(FP), DI
-	MOVQ	·goidOffset(SB), DX
-	TESTQ	DX, DX
-	JEQ	gofull
-	GOID(DX, CX)
+	GOID(gofull)
 	// With an ext: a CAS from 0, and the holder counts in the ext's meta.
 	// Without: the count rides in the word, unless it is full.
 	LOCKFAST(Lock_m, slow)
@@ -135,10 +139,7 @@ slow:
 // func fastRLockAcquire(l *RLock, id, flags uint64)
 TEXT ·fastRLockAcquire(SB), NOSPLIT, $0-24
 	MOVQ	l+0(FP), DI
-	MOVQ	·goidOffset(SB), DX
-	TESTQ	DX, DX
-	JEQ	gofull
-	GOID(DX, CX)
+	GOID(gofull)
 	LOCKFAST(RLock_m, slow)
 	MOVQ	$1, RLock_count(DI)
 	MOVL	·extra(SB), AX
@@ -163,10 +164,7 @@ TEXT ·fastRLockRelease(SB), NOSPLIT, $0-24
 	MOVL	·extra(SB), AX
 	TESTL	AX, AX
 	JNE	slow
-	MOVQ	·goidOffset(SB), DX
-	TESTQ	DX, DX
-	JEQ	slow
-	GOID(DX, CX)
+	GOID(slow)
 	SHLQ	$const_ownerShift, CX
 	ORQ	$const_mLocked, CX
 	MOVQ	(RLock_m+mutexCore_state)(DI), AX
@@ -200,10 +198,7 @@ slow:
 // func fastRWRLock(rw *RWLock, r int32)
 TEXT ·fastRWRLock(SB), NOSPLIT, $0-12
 	MOVQ	rw+0(FP), DI
-	MOVQ	·goidOffset(SB), DX
-	TESTQ	DX, DX
-	JEQ	gofull
-	GOID(DX, CX)
+	GOID(gofull)
 	MOVL	$1, AX
 	LOCK
 	XADDL	AX, RWLock_readerCount(DI)
@@ -272,13 +267,10 @@ TEXT ·fastRWRUnlock(SB), NOSPLIT, $0-12
 	MOVL	·extra(SB), AX
 	TESTL	$const_trackBit, AX
 	JNE	gofull
-	MOVQ	·goidOffset(SB), DX
-	TESTQ	DX, DX
-	JEQ	gofull
 	MOVL	(RWLock_readers+holderSlots_unpaired)(DI), AX
 	TESTL	AX, AX
 	JNE	gofull
-	GOID(DX, CX)
+	GOID(gofull)
 	// holderSlots.remove's common case: the caller is named in one of the
 	// slots. Only the holder writes a slot that names it (slot 0 is the
 	// first reader's alone, and claims CAS free slots only), so a plain
@@ -319,10 +311,7 @@ TEXT ·fastRWLock(SB), NOSPLIT, $0-12
 	MOVL	·extra(SB), AX
 	TESTL	AX, AX
 	JNE	gofull
-	MOVQ	·goidOffset(SB), DX
-	TESTQ	DX, DX
-	JEQ	gofull
-	GOID(DX, CX)
+	GOID(gofull)
 	// The writers' lock, as fastLockAcquire takes a Lock.
 	LOCKFAST(RWLock_w, gofull)
 readers:
@@ -354,15 +343,7 @@ TEXT ·fastRWUnlock(SB), NOSPLIT, $0-12
 	JNE	rest // readers queued behind the writer, or no writer held it
 	// The writers' lock: mutexCore.unlockFast.
 	MOVQ	(RWLock_w+mutexCore_state)(DI), AX
-	MOVQ	AX, BX
-	ANDQ	$(const_mLocked|const_mWaiters), BX
-	CMPQ	BX, $const_mLocked
-	JNE	rest
-	MOVQ	AX, BX
-	ANDQ	$const_cntMask, BX
-	LOCK
-	CMPXCHGQ	BX, (RWLock_w+mutexCore_state)(DI)
-	JNE	rest
+	UNLOCKWORD(RWLock_w, rest)
 	RET
 rest:
 	MOVL	SI, r+8(FP)
