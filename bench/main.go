@@ -2,15 +2,16 @@
 // instead, measured in one run on the machine at hand, as the Markdown table
 // README.md's "Speed" section shows:
 //
-//	go run ./bench                 # -count 6, CPython included when python3 is found
-//	go run ./bench -count 10 -cpython=false
+//	go run ./bench                 # -count 20, CPython included when python3 is found
+//	go run ./bench -count 40 -benchtime 50ms -cpython=false
 //
 // It runs the benchmarks beside the code (go test -bench in ./threading and
-// ./contention, one package at a time, as a 2-core machine needs) in count
-// rounds, and reports each one's median time and the median over the rounds
-// of its ratio to the alternative measured in the same round: a ratio, not
-// an absolute time, is what carries from one CPU to another.
-// Each row names its budget (the project's performance budget); a row over budget is marked.
+// ./contention, one benchmark at a time, as a 2-core machine needs) in
+// count rounds. In each round a row's benchmark and its alternative run back
+// to back; the table gives each one's median time and the median over the
+// rounds of their ratio: a ratio, not an absolute time, is what carries from
+// one CPU to another. Each row names its budget (the project's performance
+// budget); a row over budget is marked.
 package main
 
 import (
@@ -21,6 +22,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"sort"
 	"strconv"
@@ -67,9 +69,13 @@ type result struct {
 	allocs []float64
 }
 
+// rowResult is one row's measurements, round by round: ours[i] and alt[i]
+// ran back to back in round i.
+type rowResult struct{ ours, alt result }
+
 func main() {
-	count := flag.Int("count", 6, "rounds: each benchmark runs once per round; the table shows medians")
-	benchtime := flag.String("benchtime", "1s", "each benchmark's -test.benchtime")
+	count := flag.Int("count", 20, "rounds: each row's pair of benchmarks runs once per round; the table shows medians")
+	benchtime := flag.String("benchtime", "100ms", "each benchmark's -test.benchtime")
 	cpython := flag.Bool("cpython", true, "also time CPython's threading with python3, where it has the primitive")
 	flag.Parse()
 	root, err := moduleRoot()
@@ -81,51 +87,94 @@ func main() {
 		fail(err)
 	}
 	defer os.RemoveAll(tmp)
-	res := map[string]*result{}
-	for _, pkg := range []struct{ dir, pattern string }{
-		{"threading", "Uncontended|Contended|PingPong|Dropin"},
-		{"contention", "NestedPair"},
-	} {
-		// The test binary is built once: every round measures the same
-		// code, whatever happens to the source meanwhile.
-		bin := filepath.Join(tmp, pkg.dir+".test")
-		fmt.Fprintf(os.Stderr, "bench: go test -c -o %s ./%s/\n", bin, pkg.dir)
-		if out, err := run(root, "go", "test", "-c", "-o", bin, "./"+pkg.dir+"/"); err != nil {
-			fail(fmt.Errorf("go test -c: %v\n%s", err, out))
-		}
-		// count rounds of -count 1, not one -count N: a benchmark and its
-		// alternative then run seconds apart in every round, and each
-		// round's ratio is taken. On a shared VM whose speed drifts from
-		// minute to minute, N runs of one followed by N of the other
-		// would put the drift into the ratio.
-		args := []string{"-test.run", "^$", "-test.bench", pkg.pattern, "-test.benchmem", "-test.count", "1", "-test.benchtime", *benchtime}
-		for i := 0; i < *count; i++ {
-			fmt.Fprintf(os.Stderr, "bench: %s round %d of %d\n", pkg.dir, i+1, *count)
-			out, err := run(filepath.Join(root, pkg.dir), bin, args...)
-			if err != nil {
-				fail(fmt.Errorf("%s: %v\n%s", bin, err, out))
+	// Each test binary is built once: every round measures the same code,
+	// whatever happens to the source meanwhile.
+	bins := map[string]string{}
+	for _, r := range rows {
+		for _, name := range []string{r.ours, r.alt} {
+			dir := pkgOf(name)
+			if name == "" || bins[dir] != "" {
+				continue
 			}
-			parse(out, res)
+			bin := filepath.Join(tmp, dir+".test")
+			fmt.Fprintf(os.Stderr, "bench: go test -c -o %s ./%s/\n", bin, dir)
+			if out, err := run(root, "go", "test", "-c", "-o", bin, "./"+dir+"/"); err != nil {
+				fail(fmt.Errorf("go test -c: %v\n%s", err, out))
+			}
+			bins[dir] = bin
 		}
 	}
-	py := ""
+	// In every round each row's benchmark and its alternative run back to
+	// back, each in a process of its own, the first of the two alternating
+	// from round to round. The speed of a shared VM drifts within seconds:
+	// a ratio is taken only between two runs a fraction of a second apart,
+	// and many short rounds, not a few long ones, carry the median.
+	res := make([]rowResult, len(rows))
+	for i := 0; i < *count; i++ {
+		fmt.Fprintf(os.Stderr, "bench: round %d of %d\n", i+1, *count)
+		for k, r := range rows {
+			pair := []*result{&res[k].ours}
+			names := []string{r.ours}
+			if r.alt != "" {
+				pair, names = append(pair, &res[k].alt), append(names, r.alt)
+				if i%2 == 1 {
+					pair[0], pair[1], names[0], names[1] = pair[1], pair[0], names[1], names[0]
+				}
+			}
+			for j, name := range names {
+				dir := pkgOf(name)
+				out, err := run(filepath.Join(root, dir), bins[dir], "-test.run", "^$",
+					"-test.bench", benchPattern(name), "-test.skip", benchPattern(name)+"/.",
+					"-test.benchmem", "-test.count", "1", "-test.benchtime", *benchtime)
+				if err != nil {
+					fail(fmt.Errorf("%s: %v\n%s", bins[dir], err, out))
+				}
+				got := parse(out)[name]
+				if got == nil {
+					fail(fmt.Errorf("%s printed no result for %s", bins[dir], name))
+				}
+				pair[j].ns = append(pair[j].ns, got.ns...)
+				pair[j].allocs = append(pair[j].allocs, got.allocs...)
+			}
+		}
+	}
+	var py map[string]*result
 	if *cpython {
 		if p, err := exec.LookPath("python3"); err == nil {
-			py = p
 			fmt.Fprintf(os.Stderr, "bench: python3 bench/cpython_threading.py -count %d\n", *count)
-			out, err := run(root, py, filepath.Join("bench", "cpython_threading.py"), "-count", strconv.Itoa(*count))
+			out, err := run(root, p, filepath.Join("bench", "cpython_threading.py"), "-count", strconv.Itoa(*count))
 			if err != nil {
 				fail(fmt.Errorf("python3: %v\n%s", err, out))
 			}
-			parse(out, res)
+			py = parse(out)
 		}
 	}
-	fmt.Print(table(res, *count, py != ""))
+	fmt.Print(table(res, py, *count, *benchtime))
+}
+
+// pkgOf is the package directory whose tests hold the benchmark name.
+func pkgOf(name string) string {
+	if strings.HasPrefix(name, "BenchmarkNestedPair") {
+		return "contention"
+	}
+	return "threading"
+}
+
+// benchPattern is the -test.bench pattern that matches name, level by
+// level, and no other benchmark but name's own sub-benchmarks (which
+// -test.skip with the pattern and "/." leaves out).
+func benchPattern(name string) string {
+	levels := strings.Split(name, "/")
+	for i, l := range levels {
+		levels[i] = "^" + regexp.QuoteMeta(l) + "$"
+	}
+	return strings.Join(levels, "/")
 }
 
 // parse reads `go test -bench` lines (and the CPython script's, which use the
-// same format) into res, dropping the -N suffix of each name.
-func parse(out []byte, res map[string]*result) {
+// same format), dropping the -N suffix of each name.
+func parse(out []byte) map[string]*result {
+	res := map[string]*result{}
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
@@ -154,6 +203,7 @@ func parse(out []byte, res map[string]*result) {
 			}
 		}
 	}
+	return res
 }
 
 func median(v []float64) float64 {
@@ -180,46 +230,56 @@ func roundRatios(ours, alt []float64) []float64 {
 	return q
 }
 
-// spread is the range of a row's per-round ratios, as the table shows it
-// after the median: how much this machine moved during the run.
+// spread is the middle half of a row's per-round ratios (from the first
+// quartile to the third), as the table shows it after the median: how much
+// this machine moved during the run. inv turns time ratios into throughput
+// ratios.
 func spread(q []float64, inv bool) string {
-	if len(q) < 2 {
+	if len(q) < 4 {
 		return ""
 	}
-	lo, hi := q[0], q[0]
-	for _, v := range q {
-		lo, hi = min(lo, v), max(hi, v)
-	}
+	s := append([]float64(nil), q...)
+	sort.Float64s(s)
+	lo, hi := quantile(s, 0.25), quantile(s, 0.75)
 	if inv {
 		lo, hi = 1/hi, 1/lo
 	}
 	return fmt.Sprintf(" (%.2f–%.2f)", lo, hi)
 }
 
-func table(res map[string]*result, count int, withPy bool) string {
+// quantile is the q-quantile of the sorted s, interpolated between ranks.
+func quantile(s []float64, q float64) float64 {
+	x := q * float64(len(s)-1)
+	i := int(x)
+	if i+1 >= len(s) {
+		return s[len(s)-1]
+	}
+	return s[i] + (x-float64(i))*(s[i+1]-s[i])
+}
+
+func table(res []rowResult, py map[string]*result, count int, benchtime string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Measured with `go run ./bench -count %d` on %s, %d CPUs: times are medians of %d rounds (ns/op); a ratio is the median of the %d rounds' ratios, each against the alternative run in the same round, with their range in brackets.\n\n",
-		count, cpuModel(), runtime.NumCPU(), count, count)
+	fmt.Fprintf(&b, "Measured with `go run ./bench -count %d -benchtime %s` on %s, %d CPUs: times are medians of %d rounds (ns/op). In each round a row's two benchmarks ran back to back, the first of the two alternating; a ratio is the median of the %d rounds' ratios, with the middle half of them (first to third quartile) in brackets.\n\n",
+		count, benchtime, cpuModel(), runtime.NumCPU(), count, count)
 	b.WriteString("| operation | threadmon | Go alternative | ratio | budget |")
-	if withPy {
+	if py != nil {
 		b.WriteString(" CPython |")
 	}
 	b.WriteString("\n|---|---|---|---|---|")
-	if withPy {
+	if py != nil {
 		b.WriteString("---|")
 	}
 	b.WriteString("\n")
 	over := 0
-	for _, r := range rows {
-		ours := res[r.ours]
-		if ours == nil {
+	for k, r := range rows {
+		ours := res[k].ours
+		if len(ours.ns) == 0 {
 			continue
 		}
 		m := median(ours.ns)
 		alt, ratio, budget := "", "", ""
-		if a := res[r.alt]; a != nil && r.alt != "" {
-			am := median(a.ns)
-			alt = fmt.Sprintf("%s %s", r.altName, num(am))
+		if a := res[k].alt; r.alt != "" && len(a.ns) > 0 {
+			alt = fmt.Sprintf("%s %s", r.altName, num(median(a.ns)))
 			qs := roundRatios(ours.ns, a.ns) // ours / alt, per round
 			q := median(qs)
 			if r.throughput {
@@ -248,12 +308,12 @@ func table(res map[string]*result, count int, withPy bool) string {
 			over++
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |", r.what, num(m), alt, ratio, budget)
-		if withPy {
-			py := ""
-			if p := res[r.cpython]; p != nil && r.cpython != "" {
-				py = num(median(p.ns))
+		if py != nil {
+			cell := ""
+			if p := py[r.cpython]; p != nil && r.cpython != "" {
+				cell = num(median(p.ns))
 			}
-			fmt.Fprintf(&b, " %s |", py)
+			fmt.Fprintf(&b, " %s |", cell)
 		}
 		b.WriteString("\n")
 	}
