@@ -113,8 +113,15 @@ func (w *WaitInfo) Stack() *runtime.Frames { return runtime.CallersFrames(w.pcs)
 func (w *WaitInfo) StackPCs() []uintptr { return w.pcs }
 
 // waitRecord is a wait that is visible in its thread's record: what the live
-// graph and the deadlock detector read. It is made only once a wait really
-// blocks (see waitScope.publish), and never changes after.
+// graph and the deadlock detector read. A thread's record is made on its
+// first wait that really blocks (see waitScope.publish) and reused by each
+// later one, so that a wait allocates nothing; only the thread's own
+// goroutine writes it, when a wait blocks.
+//
+// Other goroutines copy it in a seqlock: ver is odd while its goroutine
+// writes it, and a copy taken between two loads of the same even ver is one
+// wait's, whole. Every field is an atomic, so a copy that races with a write
+// is thrown away, never torn, and the race detector sees no race.
 //
 // A record is reachable from the thread registry, a global, so it holds what
 // the thread waits on only weakly: through the primitive's registry entry
@@ -122,19 +129,78 @@ func (w *WaitInfo) StackPCs() []uintptr { return w.pcs }
 // Thread. A goroutine parked on a primitive that nothing runnable can reach
 // is then unreachable too, and Go's goroutine-leak profile finds it.
 type waitRecord struct {
-	weight uint64   // how many waits a sampled stack stands for
-	info   WaitInfo // Primitive is nil here: see snapshot
-	thread *Thread
-	ent    *primEntry           // the registered primitive waited on, or nil
-	join   weak.Pointer[Thread] // the Thread a Join waits on
+	ver    atomic.Uint64
+	thread *Thread // the record's thread, for good
+	flags  atomic.Uint32
+	holder atomic.Uint64
+	start  atomic.Int64 // nanotime when the wait began
+	seq    atomic.Uint64
+	weight atomic.Uint64                        // how many waits the sampled stack stands for; 0: none sampled
+	ent    atomic.Pointer[primEntry]            // the registered primitive waited on, or nil
+	join   atomic.Pointer[weak.Pointer[Thread]] // the Thread a Join waits on, or nil
+	stack  atomic.Pointer[waitStack]            // made on the thread's first sampled wait
+
+	// lastJoin is the weak pointer of the Thread last joined, reused while
+	// its goroutine joins the same one (weak.Make takes a runtime lock);
+	// only that goroutine touches it.
+	lastJoin *weak.Pointer[Thread]
 }
 
-func (r *waitRecord) primitive() Primitive {
-	if r.ent != nil {
-		return r.ent.resolve()
+// waitRecord.flags: the WaitKind in the low byte, and these.
+const (
+	recCancellable = 1 << 8
+	recDrain       = 1 << 9
+)
+
+// waitStack is where a blocked wait's sampled stack is kept, in its record.
+type waitStack struct {
+	n  atomic.Int32
+	pc [32]atomic.Uintptr
+}
+
+// recCopy is a consistent copy of a waitRecord.
+type recCopy struct {
+	flags       uint32
+	holder, seq uint64
+	start       int64
+	weight      uint64
+	ent         *primEntry
+	join        *weak.Pointer[Thread]
+	pcs         []uintptr
+}
+
+// read copies the record; false when its goroutine rewrote it during every
+// try (a new wait blocking each time).
+func (r *waitRecord) read() (c recCopy, ok bool) {
+	for try := 0; try < 16; try++ {
+		v := r.ver.Load()
+		if v&1 == 0 {
+			c = recCopy{flags: r.flags.Load(), holder: r.holder.Load(), seq: r.seq.Load(),
+				start: r.start.Load(), weight: r.weight.Load(), ent: r.ent.Load(), join: r.join.Load()}
+			if st := r.stack.Load(); st != nil && c.weight != 0 {
+				n := min(int(st.n.Load()), len(st.pc))
+				c.pcs = make([]uintptr, n)
+				for i := range c.pcs {
+					c.pcs[i] = st.pc[i].Load()
+				}
+			}
+			if r.ver.Load() == v {
+				return c, true
+			}
+		}
+		runtime.Gosched()
 	}
-	if t := r.join.Value(); t != nil {
-		return t
+	return recCopy{}, false
+}
+
+func (c *recCopy) primitive() Primitive {
+	if c.ent != nil {
+		return c.ent.resolve()
+	}
+	if c.join != nil {
+		if t := c.join.Value(); t != nil {
+			return t
+		}
 	}
 	return nil
 }
@@ -142,8 +208,13 @@ func (r *waitRecord) primitive() Primitive {
 // snapshot is the record's WaitInfo with its primitive resolved; false once
 // the primitive is gone (its waiter has left too, then).
 func (r *waitRecord) snapshot() (WaitInfo, bool) {
-	info := r.info
-	info.Primitive = r.primitive()
+	c, ok := r.read()
+	if !ok {
+		return WaitInfo{}, false
+	}
+	info := WaitInfo{Kind: WaitKind(c.flags), Holder: c.holder, Since: timeAt(c.start), Seq: c.seq,
+		Cancellable: c.flags&recCancellable != 0, drain: c.flags&recDrain != 0, pcs: c.pcs}
+	info.Primitive = c.primitive()
 	return info, info.Primitive != nil
 }
 
@@ -212,20 +283,57 @@ func (s *waitScope) publish() {
 	if t == nil {
 		t = threadForGoid(s.g)
 	}
-	r := &waitRecord{thread: t}
+	r := t.rec
+	if r == nil {
+		r = &waitRecord{thread: t}
+		t.rec = r
+	}
+	var ent *primEntry
+	var join *weak.Pointer[Thread]
 	if jt, ok := s.p.(*Thread); ok {
-		r.join = weak.Make(jt)
+		if r.lastJoin == nil || r.lastJoin.Value() != jt {
+			wp := weak.Make(jt)
+			r.lastJoin = &wp
+		}
+		join = r.lastJoin
 	} else if s.m != nil {
-		r.ent = s.m.ent.Load()
+		ent = s.m.ent.Load()
 	}
-	r.info = WaitInfo{Kind: s.kind, Holder: s.holder, Since: timeAt(s.start),
-		Seq: waitSeq.Add(1), Cancellable: s.ctx != nil, drain: s.drain}
-	if w, ok := sampleStack(); ok {
-		var pcs [32]uintptr
-		n := runtime.Callers(3, pcs[:])
-		r.info.pcs = append([]uintptr(nil), pcs[:n]...)
-		r.weight = w
+	flags := uint32(s.kind)
+	if s.ctx != nil {
+		flags |= recCancellable
 	}
+	if s.drain {
+		flags |= recDrain
+	}
+	var pcs [32]uintptr
+	n := 0
+	w, sampled := sampleStack()
+	if sampled {
+		n = runtime.Callers(3, pcs[:])
+	}
+	st := r.stack.Load()
+	if sampled && st == nil {
+		st = new(waitStack)
+		r.stack.Store(st)
+	}
+	r.ver.Add(1) // odd: being written
+	r.flags.Store(flags)
+	r.holder.Store(s.holder)
+	r.start.Store(s.start)
+	r.seq.Store(waitSeq.Add(1))
+	r.ent.Store(ent)
+	r.join.Store(join)
+	if sampled {
+		for i := 0; i < n; i++ {
+			st.pc[i].Store(pcs[i])
+		}
+		st.n.Store(int32(n))
+		r.weight.Store(w)
+	} else {
+		r.weight.Store(0)
+	}
+	r.ver.Add(1)
 	s.rec = r
 	t.waiting.Store(r)
 }
@@ -244,8 +352,16 @@ func (s *waitScope) end(out Outcome) {
 		t.waiting.CompareAndSwap(s.rec, nil)
 	}
 	if e := s.m; e != nil {
-		if s.rec != nil && len(s.rec.info.pcs) > 0 && e.kind != KindThread {
-			waiterStacks.add(e.kind, entryLabel(e), s.rec.info.pcs, d, s.rec.weight)
+		if s.rec != nil && e.kind != KindThread {
+			if w := s.rec.weight.Load(); w != 0 { // only this goroutine writes its record
+				var pcs [32]uintptr
+				st := s.rec.stack.Load()
+				n := min(int(st.n.Load()), len(pcs))
+				for i := range n {
+					pcs[i] = st.pc[i].Load()
+				}
+				waiterStacks.add(e.kind, entryLabel(e), pcs[:n], d, w)
+			}
 		}
 		if s.rec != nil {
 			e.waiters.Add(-1)
@@ -284,21 +400,25 @@ func (s *waitScope) end(out Outcome) {
 // whether it was.
 func breakWait(t *Thread, seq uint64) bool {
 	r := t.waiting.Load()
-	if r == nil || r.info.Seq != seq || !r.info.Cancellable || r.ent == nil {
+	if r == nil {
 		return false
 	}
-	e := r.ent.ext()
+	c, ok := r.read()
+	if !ok || c.seq != seq || c.flags&recCancellable == 0 || c.ent == nil {
+		return false
+	}
+	e := c.ent.ext()
 	if e == nil {
 		return false
 	}
 	g := t.Ident()
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	// Under the queue lock: if the record is still the thread's and its
+	// Under the queue lock: if the record still shows this wait and its
 	// goroutine is queued, this very wait is parked in e's queue (a
-	// goroutine is in at most one queue, and its record is cleared before
-	// it waits again).
-	if t.waiting.Load() != r {
+	// goroutine is in at most one queue, its record is cleared before it
+	// waits again, and each wait that blocks has a new seq).
+	if t.waiting.Load() != r || r.seq.Load() != seq {
 		return false
 	}
 	for w := e.q.head; w != nil; w = w.next {
