@@ -144,6 +144,9 @@ type waitRecord struct {
 	// its goroutine joins the same one (weak.Make takes a runtime lock);
 	// only that goroutine touches it.
 	lastJoin *weak.Pointer[Thread]
+	// timer times the thread's timed waits on a channel (waitChan), reused
+	// as a waiter's is; only the thread's goroutine touches it.
+	timer *time.Timer
 }
 
 // waitRecord.flags: the WaitKind in the low byte, and these.
@@ -533,13 +536,39 @@ func block(w *waiter, d deadline) (uint8, Outcome) {
 	if d.timeout < 0 {
 		return <-w.ch, OutcomeAcquired
 	}
-	t := time.NewTimer(d.timeout)
-	defer t.Stop()
+	t := resetTimer(&w.timer, d.timeout)
 	select {
 	case r := <-w.ch:
+		stopTimer(t)
 		return r, OutcomeAcquired
 	case <-t.C:
 		return 0, OutcomeTimeout
+	}
+}
+
+// resetTimer returns the timer *tp (a waiter's, or a thread's wait
+// record's) set to fire in d, making it on first use: so a timed wait
+// allocates nothing once its goroutine has waited before. Since Go 1.23 a
+// Reset timer sends nothing stale; stopTimer covers older semantics.
+func resetTimer(tp **time.Timer, d time.Duration) *time.Timer {
+	if *tp == nil {
+		*tp = time.NewTimer(d)
+	} else {
+		(*tp).Reset(d)
+	}
+	return *tp
+}
+
+// stopTimer stops t after a wait that ended before it fired. If it fired
+// all the same, under asynctimerchan=1 (a main module older than Go 1.23)
+// its value waits in the channel, where the next Reset would leave it: it
+// is taken out.
+func stopTimer(t *time.Timer) {
+	if !t.Stop() {
+		select {
+		case <-t.C:
+		default:
+		}
 	}
 }
 
@@ -561,10 +590,10 @@ func waitChan(ch <-chan struct{}, d deadline, sc *waitScope) Outcome {
 	if d.timeout == 0 {
 		return OutcomeTimeout
 	}
-	t := time.NewTimer(d.timeout)
-	defer t.Stop()
+	t := resetTimer(&sc.rec.timer, d.timeout) // publish made the record
 	select {
 	case <-ch:
+		stopTimer(t)
 		return OutcomeAcquired
 	case <-t.C:
 		return OutcomeTimeout

@@ -2,6 +2,7 @@ package threading
 
 import (
 	"sync/atomic"
+	"time"
 	"weak"
 )
 
@@ -39,6 +40,10 @@ type waiter struct {
 	// waiter out of its queue (clears a Lock's waiters bit, ...).
 	breakable bool
 	unqueue   func()
+	// timer times the waits with a timeout (see resetTimer). It belongs
+	// to the waiter's goroutine, as the channel does (and so to its
+	// synctest bubble).
+	timer *time.Timer
 }
 
 // sigParked is waiter.sig once the waiter blocks on its channel.
@@ -75,7 +80,7 @@ func (w *waiter) reset(t *Thread) {
 		default:
 		}
 	}
-	*w = waiter{ch: w.ch, t: t, g: w.g, self: w.self}
+	*w = waiter{ch: w.ch, t: t, g: w.g, self: w.self, timer: w.timer}
 }
 
 // putWaiter keeps w as its goroutine's spare once its wait is over: out of

@@ -2,6 +2,7 @@ package threading
 
 import (
 	"context"
+	"fmt"
 	"runtime"
 	"runtime/debug"
 	"testing"
@@ -23,6 +24,7 @@ func TestBlockingWaitAllocs(t *testing.T) {
 	}
 	var (
 		l    Lock
+		tl   Lock
 		rl   RLock
 		rw   RWLock
 		rw2  RWLock
@@ -37,6 +39,12 @@ func TestBlockingWaitAllocs(t *testing.T) {
 		{"RWLock writer behind a reader", rw.RLock, rw.RUnlock, func() { rw.Lock(); rw.Unlock() }, rw.Stats},
 		{"RWLock reader behind a writer", rw2.Lock, rw2.Unlock, func() { rw2.RLock(); rw2.RUnlock() }, rw2.Stats},
 		{"Semaphore", sem.Acquire, sem.Unlock, func() { sem.Acquire(); sem.Unlock() }, sem.Stats},
+		{"Lock, with a timeout", tl.Lock, tl.Unlock, func() {
+			if !tl.AcquireTimeout(time.Minute) {
+				t.Error("timed out")
+			}
+			tl.Unlock()
+		}, tl.Stats},
 		{"Condition", func() {}, func() {
 			cl.Lock()
 			flag = true
@@ -46,6 +54,19 @@ func TestBlockingWaitAllocs(t *testing.T) {
 			cl.Lock()
 			for !flag {
 				_ = cond.Wait()
+			}
+			flag = false
+			cl.Unlock()
+		}, cond.Stats},
+		{"Condition, with a timeout", func() {}, func() {
+			cl.Lock()
+			flag = true
+			_ = cond.Notify(1)
+			cl.Unlock()
+		}, func() {
+			cl.Lock()
+			for !flag {
+				_, _ = cond.WaitTimeout(time.Minute)
 			}
 			flag = false
 			cl.Unlock()
@@ -248,5 +269,51 @@ func TestWaitRecordSeqlock(t *testing.T) {
 	<-done
 	if onA == 0 || onB == 0 {
 		t.Fatalf("reads saw %d waits on a and %d on b: the test did not race", onA, onB)
+	}
+}
+
+// TestTimedWaitReusesTimer has a timed wait woken just as its timer fires,
+// again and again, each followed by a long timed wait that another
+// goroutine ends soon: the reused timer must never end the long wait with
+// the short one's stale expiry, whichever timer channel semantics the
+// program runs with (asynctimerchan=1 is what a main module older than
+// Go 1.23 gets).
+func TestTimedWaitReusesTimer(t *testing.T) {
+	for _, godebug := range []string{"asynctimerchan=0", "asynctimerchan=1"} {
+		t.Run(godebug, func(t *testing.T) {
+			t.Setenv("GODEBUG", godebug)
+			done := make(chan error, 1)
+			go func() { // a goroutine of its own: its waiter, and timer, are new
+				var l Lock
+				for i := range 200 {
+					l.Lock()
+					go func() {
+						time.Sleep(time.Duration(i%8) * 20 * time.Microsecond)
+						l.Unlock()
+					}()
+					if l.AcquireTimeout(80 * time.Microsecond) { // races with its timer
+						l.Unlock()
+					} else {
+						l.Lock() // the release is on its way
+						l.Unlock()
+					}
+					l.Lock()
+					go func() {
+						time.Sleep(200 * time.Microsecond)
+						l.Unlock()
+					}()
+					start := time.Now()
+					if !l.AcquireTimeout(time.Minute) {
+						done <- fmt.Errorf("round %d: a wait of a minute timed out after %v", i, time.Since(start))
+						return
+					}
+					l.Unlock()
+				}
+				done <- nil
+			}()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }
