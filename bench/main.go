@@ -62,6 +62,7 @@ var rows = []row{
 	{"`Group` of 8 tasks, Go+Wait", "BenchmarkDropinGroup/threading.Group", "BenchmarkDropinGroup/errgroup", "`errgroup.Group`", true, 0, "", false},
 	{"nested pair, lock-order checking on", "BenchmarkNestedPair/Lock/checking-on", "BenchmarkNestedPair/sync.Mutex", "`sync.Mutex`", false, 5, "", false},
 	{"nested pair, `sasha-s/go-deadlock`", "BenchmarkNestedPair/go-deadlock", "BenchmarkNestedPair/sync.Mutex", "`sync.Mutex`", false, 0, "", false},
+	{"holder count: plain add (race builds: locked add)", "BenchmarkHolderCount/holderCount", "BenchmarkHolderCount/atomic", "a locked add", false, 0, "", false},
 }
 
 type result struct {
