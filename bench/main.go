@@ -63,6 +63,7 @@ var rows = []row{
 	{"nested pair, lock-order checking on", "BenchmarkNestedPair/Lock/checking-on", "BenchmarkNestedPair/sync.Mutex", "`sync.Mutex`", false, 5, "", false},
 	{"nested pair, `sasha-s/go-deadlock`", "BenchmarkNestedPair/go-deadlock", "BenchmarkNestedPair/sync.Mutex", "`sync.Mutex`", false, 0, "", false},
 	{"holder count: plain add (race builds: locked add)", "BenchmarkHolderCount/holderCount", "BenchmarkHolderCount/atomic", "a locked add", false, 0, "", false},
+	{"clock read: `time.Since` (used)", "BenchmarkClock/time.Since", "BenchmarkClock/runtime.nanotime", "`runtime.nanotime` (go:linkname)", false, 0, "", false},
 }
 
 type result struct {
