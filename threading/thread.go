@@ -49,7 +49,7 @@ type Thread struct {
 	joinMeta meta // statistics of joins on this thread
 
 	waiting atomic.Pointer[waitRecord]
-	rec     *waitRecord          // the record waiting points to while it waits; only its goroutine touches it
+	recs    [2]*waitRecord       // the records waiting points to while it waits; only its goroutine touches them
 	spare   weak.Pointer[waiter] // a waiter to reuse; only its goroutine touches it
 
 	localsMu sync.Mutex

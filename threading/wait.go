@@ -116,7 +116,8 @@ func (w *WaitInfo) StackPCs() []uintptr { return w.pcs }
 // graph and the deadlock detector read. A thread's record is made on its
 // first wait that really blocks (see waitScope.publish) and reused by each
 // later one, so that a wait allocates nothing; only the thread's own
-// goroutine writes it, when a wait blocks.
+// goroutine writes it, when a wait blocks. (A thread has two: a wait may
+// block within another, see publish.)
 //
 // Other goroutines copy it in a seqlock: ver is odd while its goroutine
 // writes it, and a copy taken between two loads of the same even ver is one
@@ -140,6 +141,9 @@ type waitRecord struct {
 	join   atomic.Pointer[weak.Pointer[Thread]] // the Thread a Join waits on, or nil
 	stack  atomic.Pointer[waitStack]            // made on the thread's first sampled wait
 
+	// inUse is true from a wait's publish to its end; only the record's
+	// goroutine touches it.
+	inUse bool
 	// lastJoin is the weak pointer of the Thread last joined, reused while
 	// its goroutine joins the same one (weak.Make takes a runtime lock);
 	// only that goroutine touches it.
@@ -286,11 +290,24 @@ func (s *waitScope) publish() {
 	if t == nil {
 		t = threadForGoid(s.g)
 	}
-	r := t.rec
-	if r == nil {
-		r = &waitRecord{thread: t}
-		t.rec = r
+	// A wait can block inside another that has not ended (a Condition's,
+	// taking its lock back once notified): the inner one takes the other
+	// record, so that the outer one keeps its sampled stack.
+	var r *waitRecord
+	for i, ri := range t.recs {
+		if ri == nil {
+			ri = &waitRecord{thread: t}
+			t.recs[i] = ri
+		}
+		if !ri.inUse {
+			r = ri
+			break
+		}
 	}
+	if r == nil { // deeper than any wait nests: a record of its own
+		r = &waitRecord{thread: t}
+	}
+	r.inUse = true
 	var ent *primEntry
 	var join *weak.Pointer[Thread]
 	if jt, ok := s.p.(*Thread); ok {
@@ -378,6 +395,9 @@ func (s *waitScope) end(out Outcome) {
 		case OutcomeCancelled, OutcomeDeadlock:
 			e.cancels.Add(1)
 		}
+	}
+	if s.rec != nil {
+		s.rec.inUse = false // its sampled stack is read: a later wait may take it
 	}
 	if !hasObservers() {
 		return
@@ -539,7 +559,7 @@ func block(w *waiter, d deadline) (uint8, Outcome) {
 	t := resetTimer(&w.timer, d.timeout)
 	select {
 	case r := <-w.ch:
-		stopTimer(t)
+		t.Stop()
 		return r, OutcomeAcquired
 	case <-t.C:
 		return 0, OutcomeTimeout
@@ -547,29 +567,20 @@ func block(w *waiter, d deadline) (uint8, Outcome) {
 }
 
 // resetTimer returns the timer *tp (a waiter's, or a thread's wait
-// record's) set to fire in d, making it on first use: so a timed wait
-// allocates nothing once its goroutine has waited before. Since Go 1.23 a
-// Reset timer sends nothing stale; stopTimer covers older semantics.
+// record's) set to fire in d, made on first use: so a timed wait allocates
+// nothing once its goroutine has waited before. That rests on Go 1.23's
+// timers, whose channel is unbuffered and sends nothing stale after Stop or
+// Reset; under asynctimerchan=1 (a main module older than Go 1.23, whose
+// timer channels have a buffer of one), a timer that fired as its wait
+// ended may still put its value in the channel after Stop, so each timed
+// wait gets a new timer there, as before.
 func resetTimer(tp **time.Timer, d time.Duration) *time.Timer {
-	if *tp == nil {
-		*tp = time.NewTimer(d)
-	} else {
-		(*tp).Reset(d)
+	if t := *tp; t != nil && cap(t.C) == 0 {
+		t.Reset(d)
+		return t
 	}
+	*tp = time.NewTimer(d)
 	return *tp
-}
-
-// stopTimer stops t after a wait that ended before it fired. If it fired
-// all the same, under asynctimerchan=1 (a main module older than Go 1.23)
-// its value waits in the channel, where the next Reset would leave it: it
-// is taken out.
-func stopTimer(t *time.Timer) {
-	if !t.Stop() {
-		select {
-		case <-t.C:
-		default:
-		}
-	}
 }
 
 // waitChan blocks until ch is closed or the deadline passes.
@@ -593,7 +604,7 @@ func waitChan(ch <-chan struct{}, d deadline, sc *waitScope) Outcome {
 	t := resetTimer(&sc.rec.timer, d.timeout) // publish made the record
 	select {
 	case <-ch:
-		stopTimer(t)
+		t.Stop()
 		return OutcomeAcquired
 	case <-t.C:
 		return OutcomeTimeout

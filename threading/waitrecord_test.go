@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"testing"
 	"time"
 )
@@ -90,15 +91,17 @@ func TestBlockingWaitAllocs(t *testing.T) {
 				<-held
 				p.wait()
 			}
+			// No GC while measuring: a GC may collect the goroutine's idle
+			// spare waiter (held weakly, see waiter), and the next wait
+			// then makes another, more often in race builds, whose
+			// instrumentation allocates. The forced cycle is one that may
+			// have been under way, finished before the warm-up.
+			defer debug.SetGCPercent(debug.SetGCPercent(-1))
+			runtime.GC()
 			for range 20 { // the waiter, its record and its sampled stack's buffer are made here
 				round()
 			}
 			const n = 200
-			// No GC while measuring: a GC may collect the goroutine's idle
-			// spare waiter (held weakly, see waiter), and the next wait
-			// then makes another, more often in race builds, whose
-			// instrumentation allocates.
-			defer debug.SetGCPercent(debug.SetGCPercent(-1))
 			before := p.stats()
 			var m0, m1 runtime.MemStats
 			runtime.ReadMemStats(&m0)
@@ -277,7 +280,7 @@ func TestWaitRecordSeqlock(t *testing.T) {
 // goroutine ends soon: the reused timer must never end the long wait with
 // the short one's stale expiry, whichever timer channel semantics the
 // program runs with (asynctimerchan=1 is what a main module older than
-// Go 1.23 gets).
+// Go 1.23 gets; timers are not reused there, see resetTimer).
 func TestTimedWaitReusesTimer(t *testing.T) {
 	for _, godebug := range []string{"asynctimerchan=0", "asynctimerchan=1"} {
 		t.Run(godebug, func(t *testing.T) {
@@ -315,5 +318,60 @@ func TestTimedWaitReusesTimer(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
+	}
+}
+
+// TestWaitRecordNested has a Condition's wait, once notified, block again to
+// take its lock back: the wait to reacquire is published while the wait to
+// be notified has not ended yet. Each must keep its own record: the
+// condition's sampled stack in the waiters' profile is the wait for the
+// notification, not the reacquisition's (which is the lock's).
+func TestWaitRecordNested(t *testing.T) {
+	SetWaitStackSampling(1)
+	defer SetWaitStackSampling(DefaultWaitStackSampling)
+	cl := NewLock(WithName("nested-lock"))
+	cond := NewCondition(cl, WithName("nested-cond"))
+	waiting, done := make(chan struct{}), make(chan struct{})
+	var flag bool
+	go func() {
+		defer close(done)
+		cl.Lock()
+		close(waiting)
+		for !flag {
+			_ = cond.Wait()
+		}
+		cl.Unlock()
+	}()
+	<-waiting
+	for cond.Stats().Waiters == 0 { // parked on the condition
+		time.Sleep(100 * time.Microsecond)
+	}
+	cl.Lock()
+	flag = true
+	_ = cond.Notify(1)
+	for cl.Stats().Waiters == 0 { // parked again, to take cl back
+		time.Sleep(100 * time.Microsecond)
+	}
+	cl.Unlock()
+	<-done
+	var seen bool
+	for _, s := range waiterStacks.snapshot() {
+		if s.Label != "nested-cond" {
+			continue
+		}
+		seen = true
+		frames := runtime.CallersFrames(s.Stack)
+		for {
+			f, more := frames.Next()
+			if strings.Contains(f.Function, "lockSlow") {
+				t.Fatalf("the condition's wait sampled the reacquisition's stack: %s", f.Function)
+			}
+			if !more {
+				break
+			}
+		}
+	}
+	if !seen {
+		t.Fatal("no sample of the condition's wait")
 	}
 }
