@@ -34,6 +34,22 @@ func TestBlockingWaitAllocs(t *testing.T) {
 		cond = NewCondition(&cl)
 		flag bool
 	)
+	notify := func() { // the helper's release, for the Condition rows
+		cl.Lock()
+		flag = true
+		_ = cond.Notify(1)
+		cl.Unlock()
+	}
+	condWait := func(wait func()) func() {
+		return func() {
+			cl.Lock()
+			for !flag {
+				wait()
+			}
+			flag = false
+			cl.Unlock()
+		}
+	}
 	prims := []prim{
 		{"Lock", l.Lock, l.Unlock, func() { l.Lock(); l.Unlock() }, l.Stats},
 		{"RLock", rl.Lock, rl.Unlock, func() { rl.Lock(); rl.Unlock() }, rl.Stats},
@@ -46,32 +62,8 @@ func TestBlockingWaitAllocs(t *testing.T) {
 			}
 			tl.Unlock()
 		}, tl.Stats},
-		{"Condition", func() {}, func() {
-			cl.Lock()
-			flag = true
-			_ = cond.Notify(1)
-			cl.Unlock()
-		}, func() {
-			cl.Lock()
-			for !flag {
-				_ = cond.Wait()
-			}
-			flag = false
-			cl.Unlock()
-		}, cond.Stats},
-		{"Condition, with a timeout", func() {}, func() {
-			cl.Lock()
-			flag = true
-			_ = cond.Notify(1)
-			cl.Unlock()
-		}, func() {
-			cl.Lock()
-			for !flag {
-				_, _ = cond.WaitTimeout(time.Minute)
-			}
-			flag = false
-			cl.Unlock()
-		}, cond.Stats},
+		{"Condition", func() {}, notify, condWait(func() { _ = cond.Wait() }), cond.Stats},
+		{"Condition, with a timeout", func() {}, notify, condWait(func() { _, _ = cond.WaitTimeout(time.Minute) }), cond.Stats},
 	}
 	for _, p := range prims {
 		t.Run(p.name, func(t *testing.T) {
