@@ -267,14 +267,13 @@ TEXT ·fastRWRUnlock(SB), NOSPLIT, $0-12
 	MOVL	·extra(SB), AX
 	TESTL	$const_trackBit, AX
 	JNE	gofull
-	MOVL	(RWLock_readers+holderSlots_unpaired)(DI), AX
-	TESTL	AX, AX
-	JNE	gofull
 	GOID(gofull)
 	// holderSlots.remove's common case: the caller is named in one of the
 	// slots. Only the holder writes a slot that names it (slot 0 is the
 	// first reader's alone, and claims CAS free slots only), so a plain
-	// store frees it.
+	// store frees it. Naming being off (unpaired) is the Go form's to check
+	// when the caller is not named: a name left from before is freed all
+	// the same, which changes nothing that is read while naming is off.
 	LEAQ	(RWLock_readers+holderSlots_s)(DI), R10
 	MOVQ	$4, R11
 find:
