@@ -27,7 +27,7 @@ type WaitGroup struct {
 	waiting atomic.Int32 // Waits between their look at n and their wake
 
 	mu      sync.Mutex
-	ch      chan struct{}       // closed when n reaches zero; made by a waiter
+	q       waitQueue           // the Waits parked until n reaches zero
 	threads map[uint64]struct{} // idents of live threads started by Go
 	started uint64              // threads started by Go, for their names
 
@@ -55,9 +55,8 @@ func (wg *WaitGroup) Add(delta int) {
 	}
 	if v == 0 && delta != 0 && wg.waiting.Load() > 0 {
 		wg.mu.Lock()
-		if wg.ch != nil {
-			close(wg.ch)
-			wg.ch = nil
+		for w := wg.q.popFront(); w != nil; w = wg.q.popFront() {
+			w.wake(wakeGranted) // a buffered send at most: never blocks
 		}
 		wg.mu.Unlock()
 	}
@@ -80,16 +79,20 @@ func (wg *WaitGroup) Wait() {
 		wg.acq.Add(1)
 		return
 	}
-	if wg.ch == nil {
-		wg.ch = make(chan struct{})
-	}
-	ch := wg.ch
+	// Each waiter parks on its own goroutine's reused waiter, which the Add
+	// that brings n to zero wakes: a Wait allocates nothing once its
+	// goroutine has waited before, where a channel per waiting period did.
+	g := curGoid()
+	w := getWaiter(g)
+	wg.q.pushBack(w)
 	wg.mu.Unlock()
 	e := getExt(&wg.x, wg.kindOf())
 	wg.self().(registrant).registerSelf(e)
-	rec := beginWait(wg.self(), e.meta, WaitGroupDone, curGoid(), 0, forever)
-	out := waitChan(ch, forever, &rec)
-	rec.end(out)
+	rec := beginWait(wg.self(), e.meta, WaitGroupDone, g, 0, forever)
+	rec.t = w.t
+	park(w, forever, &rec)
+	rec.end(OutcomeAcquired)
+	putWaiter(w)
 	wg.waiting.Add(-1)
 	wg.acq.Add(1)
 }

@@ -12,7 +12,8 @@ import (
 
 // TestBlockingWaitAllocs checks that a wait that blocks (parks, and is
 // published in its thread's record for the graph) allocates nothing once
-// its goroutine has waited on the primitive before: the waiter, its
+// its goroutine has waited on the primitive before, for the locks, the
+// semaphore, the condition and the WaitGroup drop-in: the waiter, its
 // channel and its thread's wait record are reused. Each round, a helper
 // goroutine takes the primitive, lets the test goroutine block on it for
 // a while, and gives it up.
@@ -30,6 +31,7 @@ func TestBlockingWaitAllocs(t *testing.T) {
 		rw   RWLock
 		rw2  RWLock
 		sem  = mustSemaphore(t, 1)
+		wg   WaitGroup
 		cl   Lock
 		cond = NewCondition(&cl)
 		flag bool
@@ -56,6 +58,7 @@ func TestBlockingWaitAllocs(t *testing.T) {
 		{"RWLock writer behind a reader", rw.RLock, rw.RUnlock, func() { rw.Lock(); rw.Unlock() }, rw.Stats},
 		{"RWLock reader behind a writer", rw2.Lock, rw2.Unlock, func() { rw2.RLock(); rw2.RUnlock() }, rw2.Stats},
 		{"Semaphore", sem.Acquire, sem.Unlock, func() { sem.Acquire(); sem.Unlock() }, sem.Stats},
+		{"WaitGroup", func() { wg.Add(1) }, wg.Done, wg.Wait, wg.Stats},
 		{"Lock, with a timeout", tl.Lock, tl.Unlock, func() {
 			if !tl.AcquireTimeout(time.Minute) {
 				t.Error("timed out")
