@@ -14,7 +14,7 @@ import (
 type Event struct {
 	mu   sync.Mutex
 	flag atomic.Bool
-	ch   chan struct{} // the current unset period's channel, made by the first waiter
+	q    waitQueue // the waits parked until Set, guarded by mu
 	acq  atomic.Uint64
 	x    atomic.Pointer[ext]
 }
@@ -39,9 +39,8 @@ func (ev *Event) Set() {
 	ev.mu.Lock()
 	if !ev.flag.Load() {
 		ev.flag.Store(true)
-		if ev.ch != nil {
-			close(ev.ch)
-			ev.ch = nil
+		for w := ev.q.popFront(); w != nil; w = ev.q.popFront() {
+			w.wake(wakeGranted) // a buffered send at most: never blocks
 		}
 	}
 	ev.mu.Unlock()
@@ -84,24 +83,37 @@ func (ev *Event) wait(d deadline) (bool, error) {
 		ev.acq.Add(1)
 		return true, nil
 	}
-	if ev.ch == nil {
-		ev.ch = make(chan struct{})
-	}
-	ch := ev.ch
+	// Each waiter parks on its own goroutine's reused waiter, which Set
+	// wakes: a wait allocates nothing once its goroutine has waited before,
+	// where a channel per unset period did.
+	g := curGoid()
+	w := getWaiter(g)
+	ev.q.pushBack(w)
 	ev.mu.Unlock()
+	defer putWaiter(w)
 	e := getExt(&ev.x, KindEvent)
 	ev.registerSelf(e)
-	rec := beginWait(ev, e.meta, WaitSet, curGoid(), 0, d)
-	out := waitChan(ch, d, &rec)
-	rec.end(out)
-	switch out {
-	case OutcomeAcquired:
-		ev.acq.Add(1)
-		return true, nil
-	case OutcomeCancelled:
-		return false, d.ctx.Err()
+	rec := beginWait(ev, e.meta, WaitSet, g, 0, d)
+	rec.t = w.t
+	r, out := park(w, d, &rec)
+	if r == 0 { // the deadline won; settle under the lock
+		ev.mu.Lock()
+		queued := w.queued
+		if queued {
+			ev.q.remove(w)
+		}
+		ev.mu.Unlock()
+		if queued {
+			rec.end(out)
+			return false, gaveUp(out, d)
+		}
+		// Set took it out just as the deadline passed: its wake is in the
+		// channel (the waiter had parked), and the wait saw the event set.
+		<-w.ch
 	}
-	return false, nil
+	rec.end(OutcomeAcquired)
+	ev.acq.Add(1)
+	return true, nil
 }
 
 func (ev *Event) primID() uint64 { return extID(&ev.x) }

@@ -32,6 +32,8 @@ func TestBlockingWaitAllocs(t *testing.T) {
 		rw2  RWLock
 		sem  = mustSemaphore(t, 1)
 		wg   WaitGroup
+		ev   Event
+		ev2  Event
 		cl   Lock
 		cond = NewCondition(&cl)
 		flag bool
@@ -59,6 +61,12 @@ func TestBlockingWaitAllocs(t *testing.T) {
 		{"RWLock reader behind a writer", rw2.Lock, rw2.Unlock, func() { rw2.RLock(); rw2.RUnlock() }, rw2.Stats},
 		{"Semaphore", sem.Acquire, sem.Unlock, func() { sem.Acquire(); sem.Unlock() }, sem.Stats},
 		{"WaitGroup", func() { wg.Add(1) }, wg.Done, wg.Wait, wg.Stats},
+		{"Event", ev.Clear, ev.Set, ev.Wait, ev.Stats},
+		{"Event, with a timeout", ev2.Clear, ev2.Set, func() {
+			if !ev2.WaitTimeout(time.Minute) {
+				t.Error("timed out")
+			}
+		}, ev2.Stats},
 		{"Lock, with a timeout", tl.Lock, tl.Unlock, func() {
 			if !tl.AcquireTimeout(time.Minute) {
 				t.Error("timed out")
