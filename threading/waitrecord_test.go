@@ -104,34 +104,42 @@ func TestBlockingWaitAllocs(t *testing.T) {
 			for range 20 { // the waiter, its record and its sampled stack's buffer are made here
 				round()
 			}
-			const n = 200
+			// MemStats counts the whole process's allocations, and a
+			// goroutine another test left behind (a timer, a sampler) may
+			// allocate meanwhile: of three windows of 200 rounds, the one
+			// with the fewest allocations is judged. One allocation per wait
+			// shows in all three.
+			const n, windows = 200, 3
 			before := p.stats()
-			var m0, m1 runtime.MemStats
-			runtime.ReadMemStats(&m0)
-			for range n {
-				round()
+			allocs := uint64(1 << 62)
+			for range windows {
+				var m0, m1 runtime.MemStats
+				runtime.ReadMemStats(&m0)
+				for range n {
+					round()
+				}
+				runtime.ReadMemStats(&m1)
+				allocs = min(allocs, m1.Mallocs-m0.Mallocs)
 			}
-			runtime.ReadMemStats(&m1)
 			close(start)
 			<-done
 			after := p.stats()
 			waits := after.Contentions - before.Contentions
-			if waits < n/2 {
-				t.Fatalf("only %d of %d rounds waited", waits, n)
+			if waits < windows*n/2 {
+				t.Fatalf("only %d of %d rounds waited", waits, windows*n)
 			}
-			// A few allocations in 200 rounds (a stack sampled from a place
-			// not seen before gets its entry in the waiters' profile), not
-			// one per wait.
-			allocs := m1.Mallocs - m0.Mallocs
 			if raceEnabled {
 				// The race detector's instrumentation allocates on its own
 				// (a few per hundred waits here): the budget is the
 				// shipped build's, which CI runs without -race too.
-				t.Logf("%d allocations in %d rounds (%d waits), race build", allocs, n, waits)
+				t.Logf("%d allocations in %d rounds, race build", allocs, n)
 				return
 			}
+			// A few allocations in 200 rounds (a stack sampled from a place
+			// not seen before gets its entry in the waiters' profile), not
+			// one per wait.
 			if allocs > n/20 {
-				t.Errorf("%d allocations in %d rounds (%d waits): a blocking wait allocates", allocs, n, waits)
+				t.Errorf("%d allocations in the best of %d windows of %d rounds (%d waits in all): a blocking wait allocates", allocs, windows, n, waits)
 			}
 		})
 	}
