@@ -97,13 +97,7 @@ func (ev *Event) wait(d deadline) (bool, error) {
 	rec.t = w.t
 	r, out := park(w, d, &rec)
 	if r == 0 { // the deadline won; settle under the lock
-		ev.mu.Lock()
-		queued := w.queued
-		if queued {
-			ev.q.remove(w)
-		}
-		ev.mu.Unlock()
-		if queued {
+		if withdrawFrom(&ev.mu, &ev.q, w, nil) {
 			rec.end(out)
 			return false, gaveUp(out, d)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math/rand/v2"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"time"
 	"weak"
@@ -159,10 +160,31 @@ const (
 	recDrain       = 1 << 9
 )
 
+// waitStackDepth is how many frames a blocked wait's sampled stack keeps.
+const waitStackDepth = 32
+
 // waitStack is where a blocked wait's sampled stack is kept, in its record.
 type waitStack struct {
 	n  atomic.Int32
-	pc [32]atomic.Uintptr
+	pc [waitStackDepth]atomic.Uintptr
+}
+
+// store keeps pcs (at most len(st.pc) of them).
+func (st *waitStack) store(pcs []uintptr) {
+	n := min(len(pcs), len(st.pc))
+	for i := range n {
+		st.pc[i].Store(pcs[i])
+	}
+	st.n.Store(int32(n))
+}
+
+// load copies the stack into dst and returns the part of dst it filled.
+func (st *waitStack) load(dst []uintptr) []uintptr {
+	n := min(int(st.n.Load()), len(st.pc), len(dst))
+	for i := range n {
+		dst[i] = st.pc[i].Load()
+	}
+	return dst[:n]
 }
 
 // recCopy is a consistent copy of a waitRecord.
@@ -185,11 +207,7 @@ func (r *waitRecord) read() (c recCopy, ok bool) {
 			c = recCopy{flags: r.flags.Load(), holder: r.holder.Load(), seq: r.seq.Load(),
 				start: r.start.Load(), weight: r.weight.Load(), ent: r.ent.Load(), join: r.join.Load()}
 			if st := r.stack.Load(); st != nil && c.weight != 0 {
-				n := min(int(st.n.Load()), len(st.pc))
-				c.pcs = make([]uintptr, n)
-				for i := range c.pcs {
-					c.pcs[i] = st.pc[i].Load()
-				}
+				c.pcs = st.load(make([]uintptr, waitStackDepth))
 			}
 			if r.ver.Load() == v {
 				return c, true
@@ -326,7 +344,7 @@ func (s *waitScope) publish() {
 	if s.drain {
 		flags |= recDrain
 	}
-	var pcs [32]uintptr
+	var pcs [waitStackDepth]uintptr
 	n := 0
 	w, sampled := sampleStack()
 	if sampled {
@@ -345,10 +363,7 @@ func (s *waitScope) publish() {
 	r.ent.Store(ent)
 	r.join.Store(join)
 	if sampled {
-		for i := 0; i < n; i++ {
-			st.pc[i].Store(pcs[i])
-		}
-		st.n.Store(int32(n))
+		st.store(pcs[:n])
 		r.weight.Store(w)
 	} else {
 		r.weight.Store(0)
@@ -374,13 +389,8 @@ func (s *waitScope) end(out Outcome) {
 	if e := s.m; e != nil {
 		if s.rec != nil && e.kind != KindThread {
 			if w := s.rec.weight.Load(); w != 0 { // only this goroutine writes its record
-				var pcs [32]uintptr
-				st := s.rec.stack.Load()
-				n := min(int(st.n.Load()), len(pcs))
-				for i := range n {
-					pcs[i] = st.pc[i].Load()
-				}
-				waiterStacks.add(e.kind, entryLabel(e), pcs[:n], d, w)
+				var pcs [waitStackDepth]uintptr
+				waiterStacks.add(e.kind, entryLabel(e), s.rec.stack.Load().load(pcs[:]), d, w)
 			}
 		}
 		if s.rec != nil {
@@ -615,13 +625,20 @@ func waitChan(ch <-chan struct{}, d deadline, sc *waitScope) Outcome {
 // onRemove under the queue lock. It reports false when a wake took w out
 // first: that wake is then in w.ch, and the caller must settle it.
 func (e *ext) withdraw(w *waiter, onRemove func()) bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	return withdrawFrom(&e.mu, &e.q, w, onRemove)
+}
+
+// withdrawFrom is withdraw for a queue q guarded by mu; onRemove may be nil.
+func withdrawFrom(mu *sync.Mutex, q *waitQueue, w *waiter, onRemove func()) bool {
+	mu.Lock()
+	defer mu.Unlock()
 	if !w.queued {
 		return false
 	}
-	e.q.remove(w)
-	onRemove()
+	q.remove(w)
+	if onRemove != nil {
+		onRemove()
+	}
 	return true
 }
 
