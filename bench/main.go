@@ -212,12 +212,14 @@ func median(v []float64) float64 {
 	if len(v) == 0 {
 		return 0
 	}
+	return quantile(sorted(v), 0.5)
+}
+
+// sorted is a sorted copy of v.
+func sorted(v []float64) []float64 {
 	s := append([]float64(nil), v...)
 	sort.Float64s(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+	return s
 }
 
 // roundRatios are ours[i]/alt[i] for each round i (each benchmark runs
@@ -240,8 +242,7 @@ func spread(q []float64, inv bool) string {
 	if len(q) < 4 {
 		return ""
 	}
-	s := append([]float64(nil), q...)
-	sort.Float64s(s)
+	s := sorted(q)
 	lo, hi := quantile(s, 0.25), quantile(s, 0.75)
 	if inv {
 		lo, hi = 1/hi, 1/lo

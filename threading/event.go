@@ -39,9 +39,7 @@ func (ev *Event) Set() {
 	ev.mu.Lock()
 	if !ev.flag.Load() {
 		ev.flag.Store(true)
-		for w := ev.q.popFront(); w != nil; w = ev.q.popFront() {
-			w.wake(wakeGranted) // a buffered send at most: never blocks
-		}
+		ev.q.wakeAll(wakeGranted)
 	}
 	ev.mu.Unlock()
 }

@@ -122,7 +122,7 @@ func setLockTracker(t plumb.LockTracker) {
 // first use, as a kind primitive's), for reading if read, and tells the
 // tracker of the edges this adds.
 func trackAcquired(x *atomic.Pointer[ext], kind Kind, g uint64, read bool) {
-	acquiredExtra(x, g, extraFlags(kind, read, false))
+	acquiredExtra(x, g, extraFlags(kind, read))
 }
 
 // acquiredExtra's flags: the primitive's Kind in the low byte, and these.
@@ -131,13 +131,12 @@ const (
 	extraSample = 1 << 9 // sample the hold time
 )
 
-func extraFlags(kind Kind, read, sample bool) uint64 {
+// extraFlags are acquiredExtra's flags for an acquisition whose hold time
+// is not sampled.
+func extraFlags(kind Kind, read bool) uint64 {
 	f := uint64(kind)
 	if read {
 		f |= extraRead
-	}
-	if sample {
-		f |= extraSample
 	}
 	return f
 }

@@ -55,9 +55,7 @@ func (wg *WaitGroup) Add(delta int) {
 	}
 	if v == 0 && delta != 0 && wg.waiting.Load() > 0 {
 		wg.mu.Lock()
-		for w := wg.q.popFront(); w != nil; w = wg.q.popFront() {
-			w.wake(wakeGranted) // a buffered send at most: never blocks
-		}
+		wg.q.wakeAll(wakeGranted)
 		wg.mu.Unlock()
 	}
 }

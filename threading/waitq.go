@@ -180,3 +180,11 @@ func (q *waitQueue) popFront() *waiter {
 	}
 	return w
 }
+
+// wakeAll takes every waiter out of q, oldest first, and wakes it with r: a
+// buffered send at most, so it never blocks. The caller holds q's lock.
+func (q *waitQueue) wakeAll(r uint8) {
+	for w := q.popFront(); w != nil; w = q.popFront() {
+		w.wake(r)
+	}
+}
